@@ -1,0 +1,5 @@
+import sys
+
+from callmon.cli import main
+
+sys.exit(main())

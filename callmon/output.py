@@ -1,0 +1,83 @@
+"""Printing calls for `callmon watch`: an aligned table, JSON, NDJSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from callmon.model import RECORD_FIELDS, Call
+from callmon.text import clean
+
+FORMATS = ("table", "json", "ndjson", "csv")
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("status", "STATUS"),
+    ("source", "SOURCE"),
+    ("call_id", "CALL"),
+    ("campaign", "CAMPAIGN"),
+    ("to", "TO"),
+    ("started_at", "STARTED"),
+    ("duration_s", "DUR"),
+    ("reason", "REASON"),
+)
+
+
+def _cell(call: Call, attr: str) -> str:
+    value = getattr(call, attr)
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return clean(str(value))
+
+
+def table(calls: Sequence[Call], *, max_width: int = 40) -> str:
+    rows = [[_cell(c, attr)[:max_width] for attr, _ in TABLE_COLUMNS] for c in calls]
+    headers = [title for _, title in TABLE_COLUMNS]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def json_line(call: Call, *, raw: bool = False) -> str:
+    return json.dumps(call.record(include_raw=raw), ensure_ascii=True, default=str)
+
+
+def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
+    if fmt == "table":
+        return table(calls)
+    if fmt == "json":
+        return (
+            json.dumps([c.record(include_raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str)
+            + "\n"
+        )
+    if fmt == "ndjson":
+        return "".join(json_line(c, raw=raw) + "\n" for c in calls)
+    if fmt == "csv":
+        return csv_text(calls)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def csv_text(calls: Iterable[Call]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(RECORD_FIELDS)
+    for call in calls:
+        record = call.record()
+        writer.writerow(["" if record[f] is None else _csv_safe(record[f]) for f in RECORD_FIELDS])
+    return buffer.getvalue()
+
+
+def _csv_safe(value: object) -> object:
+    """Provider text opened in a spreadsheet must not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number_like(value):
+        return "'" + value
+    return value
+
+
+def _is_number_like(value: str) -> bool:
+    # Phone numbers like +14155550123 and negative amounts are data, not formulas.
+    return value[1:].replace(".", "", 1).replace(" ", "").isdigit()

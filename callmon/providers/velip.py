@@ -1,0 +1,197 @@
+"""Velip: `POST /api/v2/GetCallStatus.php` with a `tsid` token, cursor pages (`last_id` / `next_id`).
+
+Velip blocks an IP after 20 auth failures in 10 minutes and blacklists it after 100 in an hour, so its auth
+errors (codes 100-199) must surface as AuthError and never be retried by anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from callmon.model import Call, Status
+from callmon.providers import parse
+from callmon.providers.base import Adapter, Budget, Option
+from callmon.providers.errors import AuthError, BadRequest, NotFoundYet, RateLimited
+
+PROVIDER = "velip"
+BRT = ZoneInfo("America/Sao_Paulo")
+_STATUS = {
+    "OK": Status.COMPLETED,
+    "NOANSWER": Status.NO_ANSWER,
+    "BUSY": Status.BUSY,
+    "CANCEL": Status.CANCELED,
+    "CONGESTION": Status.FAILED,
+    "CHANUNAVAIL": Status.FAILED,
+}
+_REASON = {"CONGESTION": "network congestion", "CHANUNAVAIL": "channel unavailable", "CANCEL": "canceled"}
+_AMD = {"MA": "machine", "HM": "human", "ND": "not detected"}
+
+
+def _clock(date: str | None, clock: Any, tz: tzinfo, after: datetime | None) -> datetime | None:
+    """A wall-clock time on the call's date; past midnight when it would fall before `after`."""
+    value = parse.local(date, clock, tz)
+    if value is not None and after is not None and value < after:
+        value += timedelta(days=1)
+    return value
+
+
+def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None = None) -> Call:
+    zone = tz or BRT
+    raw_status = parse.text(raw.get("cd_status"))
+    day = parse.text(raw.get("date"))
+    dialed = _clock(day, raw.get("time_dial"), zone, None)
+    answered = _clock(day, raw.get("time_start"), zone, dialed)
+    ended = _clock(day, raw.get("time_end"), zone, answered or dialed)
+    if raw_status:
+        status = _STATUS.get(raw_status.upper(), Status.UNKNOWN)
+    elif ended:
+        status = Status.UNKNOWN  # ended without an outcome: don't invent one
+    elif answered:
+        status = Status.IN_PROGRESS
+    elif dialed:
+        status = Status.RINGING
+    else:
+        status = Status.QUEUED
+    amd = parse.text(raw.get("cd_amdasw"))
+    dtmf = [
+        f"{key}={value}"
+        for key, value in sorted(raw.items(), key=lambda kv: _resp_index(kv[0]))
+        if _resp_index(key) < 10**6 and parse.text(value) is not None
+    ]
+    details = tuple(
+        (label, value)
+        for label, value in (
+            ("answered by", _AMD.get((amd or "").upper(), amd) if amd else None),
+            ("DTMF", " ".join(dtmf) or None),
+            ("route", parse.text(raw.get("route"))),
+            ("rate", parse.text(raw.get("rate"))),
+            ("ctid", parse.text(raw.get("ctid"))),
+            ("origin", parse.text(raw.get("origin"))),
+        )
+        if value
+    )
+    reason = _REASON.get((raw_status or "").upper())
+    if status is Status.COMPLETED and (amd or "").upper() == "MA":
+        reason = "answered by machine"
+    campaign = parse.text(raw.get("cpid")) or parse.text(raw.get("cp_id"))
+    return Call(
+        source=source,
+        provider=PROVIDER,
+        call_id=parse.text(raw.get("cd_id")) or "?",
+        campaign=campaign,
+        status=status,
+        raw_status=raw_status,
+        reason=reason,
+        direction="outbound",
+        to=parse.text(raw.get("dest")),
+        started_at=dialed,
+        answered_at=answered,
+        ended_at=ended,
+        duration_s=parse.integer(raw.get("dur")),
+        billable_s=parse.integer(raw.get("cdr_sec")),
+        cost=parse.number(raw.get("value")),
+        recording_url=parse.text(raw.get("cdr_url")),
+        updated_at=ended or answered or dialed,
+        details=details,
+        raw=raw,
+    )
+
+
+def _resp_index(key: str) -> int:
+    """resp_1..resp_N sort by number; anything else sorts out of the way."""
+    if key.startswith("resp_") and key[5:].isdigit():
+        return int(key[5:])
+    return 10**6
+
+
+class VelipAdapter(Adapter):
+    provider = PROVIDER
+    title = "Velip"
+    default_base_url = "https://vox.velip.com.br"
+    secret_fields = ("tsid",)
+    options = {
+        "campaign": Option(int, "campaign id (cp_id) to watch"),
+        "cpid": Option(str, "your own campaign id (cpid), instead of campaign"),
+        "call_ids": Option(list, "single call ids (cd_id) to watch"),
+        "date": Option(str, 'day to watch, "today" or YYYY-MM-DD (used when no campaign is set)'),
+        "page_size": Option(int, "records per page, maxreg (Velip caps it at 5000)", default=1000),
+        "timezone": Option(str, "the account's time zone for call times", default="America/Sao_Paulo"),
+    }
+    # 200 list requests an hour per client; single lookups have a daily cap, so spend them sparingly.
+    budgets = {"list": Budget(200, 3600.0), "call": Budget(60, 3600.0)}
+    default_timezone = "America/Sao_Paulo"
+    path = "/api/v2/GetCallStatus.php"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret('tsid')}"}
+
+    def normalize(self, raw: Mapping[str, Any]) -> Call:
+        return normalize(raw, self.source.name, self.tz)
+
+    def error_message(self, body: Any) -> str | None:
+        if isinstance(body, Mapping) and isinstance(body.get("return"), Mapping):
+            return parse.text(body["return"].get("status"))
+        return super().error_message(body)
+
+    def check(self, response: httpx.Response, body: Any) -> None:
+        ret = body.get("return") if isinstance(body, Mapping) else None
+        code = parse.integer(ret.get("status_code")) if isinstance(ret, Mapping) else None
+        if code is not None and 100 <= code <= 199:
+            raise AuthError(
+                self.provider, f"{self.error_message(body)} (code {code})", status_code=response.status_code
+            )
+        super().check(response, body)
+        if code and isinstance(ret, Mapping):
+            message = parse.text(ret.get("status")) or f"code {code}"
+            if "rate limit" in message.lower():
+                raise RateLimited(self.provider, message, retry_after=None, status_code=response.status_code)
+            raise BadRequest(self.provider, f"{message} (code {code})", status_code=response.status_code)
+
+    def _scope(self) -> dict[str, Any]:
+        if self.option("campaign") is not None:
+            return {"cp_id": self.option("campaign")}
+        if self.option("cpid"):
+            return {"cpid": self.option("cpid")}
+        day = self.watch_date().isoformat()
+        return {"date_start": day, "date_end": day}
+
+    async def list_calls(self) -> AsyncIterator[list[Call]]:
+        if self.option("campaign") is not None or self.option("cpid") or not self.option("call_ids"):
+            cursor: Any = None
+            while True:
+                form: dict[str, Any] = {**self._scope(), "maxreg": self.option("page_size")}
+                if cursor is not None:
+                    form["last_id"] = cursor
+                body = self.expect_mapping(
+                    await self.request("POST", self.path, kind="list", json_body=form), "call list"
+                )
+                yield [self.normalize(row) for row in self.expect_list(body.get("calls"), "calls")]
+                page = body["return"].get("pagination") if isinstance(body.get("return"), Mapping) else None
+                if not isinstance(page, Mapping) or not page.get("has_more"):
+                    break
+                next_id = page.get("next_id")
+                if next_id in (None, "", cursor):
+                    break  # a cursor that does not move would loop forever
+                cursor = next_id
+        singles = []
+        for call_id in self.option("call_ids") or []:
+            try:
+                singles.append(await self.get_call(str(call_id)))
+            except NotFoundYet:
+                continue
+        if singles:
+            yield singles
+
+    async def get_call(self, call_id: str) -> Call:
+        body = self.expect_mapping(
+            await self.request("POST", self.path, kind="call", json_body={"cd_id": call_id}), "call"
+        )
+        rows = self.expect_list(body.get("calls"), "calls")
+        if not rows:
+            raise NotFoundYet(self.provider, f"no call {call_id}")
+        return self.normalize(rows[0])
