@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import httpx
 
 from callmon import __version__, config, credentials, output
 from callmon.config import Config, ConfigError
-from callmon.query import QueryError, compile_query
+from callmon.providers import Source
+from callmon.query import Query, QueryError, compile_query
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
@@ -35,18 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="PATH", help="config file (default: $CALLMON_CONFIG or the user dir)"
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    # --config is accepted before or after the command; SUPPRESS keeps a subcommand from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
 
-    monitor = sub.add_parser("monitor", help="the live monitor on configured sources (the default)")
+    monitor = sub.add_parser(
+        "monitor", parents=[common], help="the live monitor on configured sources (the default)"
+    )
     monitor.add_argument("--filter", metavar="QUERY", help="start with this filter")
     monitor.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
 
-    demo = sub.add_parser("demo", help="the live monitor on the built-in simulator")
+    demo = sub.add_parser("demo", parents=[common], help="the live monitor on the built-in simulator")
     demo.add_argument("--filter", metavar="QUERY", help="start with this filter")
-    demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
-    demo.add_argument("--calls", type=int, default=300, help="calls in the demo campaigns (default 300)")
-    demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    _scenario_args(demo)
 
-    watch = sub.add_parser("watch", help="print calls to stdout (a stream, or --once a snapshot)")
+    watch = sub.add_parser(
+        "watch", parents=[common], help="print calls to stdout (a stream, or --once a snapshot)"
+    )
     watch.add_argument("--once", action="store_true", help="poll every source once, print, exit")
     watch.add_argument("--format", choices=output.FORMATS, default=None, help="table (default with --once) …")
     watch.add_argument("--filter", metavar="QUERY", help="only calls matching QUERY")
@@ -54,15 +64,69 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--raw", action="store_true", help="include the provider's raw payload (json/ndjson)")
     watch.add_argument("--demo", action="store_true", help="watch the built-in simulator instead of config")
 
-    sub.add_parser("sources", help="list configured sources and whether their secrets are set")
+    sub.add_parser(
+        "sources", parents=[common], help="list configured sources and whether their secrets are set"
+    )
 
-    cfg = sub.add_parser("config", help="where the config is, a commented example, a check")
+    simulate = sub.add_parser("simulate", parents=[common], help="serve the provider simulator on a port")
+    simulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    simulate.add_argument("--port", type=_port, default=8765, help="port, 0 for any free one (default 8765)")
+    _scenario_args(simulate)
+    simulate.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="[provider:]fault[=value]: ratelimit=off, 5xx=0.1, slow=2, malformed=0.05, auth (repeatable)",
+    )
+
+    cfg = sub.add_parser("config", parents=[common], help="where the config is, a commented example, a check")
     cfg_sub = cfg.add_subparsers(dest="config_command", parser_class=_Parser, required=True)
-    cfg_sub.add_parser("path", help="print the config file path in use")
-    init = cfg_sub.add_parser("init", help="write a commented example config")
+    cfg_sub.add_parser("path", parents=[common], help="print the config file path in use")
+    init = cfg_sub.add_parser("init", parents=[common], help="write a commented example config")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    cfg_sub.add_parser("check", help="validate the config file")
+    cfg_sub.add_parser("check", parents=[common], help="validate the config file")
     return parser
+
+
+def _scenario_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=7, help="scenario seed: same seed, same calls (default 7)"
+    )
+    parser.add_argument("--calls", type=_count, default=300, help="calls across the campaigns (default 300)")
+    parser.add_argument(
+        "--speed", type=_speed, default=1.0, help="simulated seconds per real second (default 1)"
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1-1000000)")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range (above 0, at most 1000)")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +155,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _config(args)
     if command == "sources":
         return _sources(args)
+    if command == "simulate":
+        return _simulate(args)
     raise UsageError(f"`callmon {command}` is not available in this build yet")
 
 
@@ -113,42 +179,91 @@ def _watch(args: argparse.Namespace) -> int:
         query = compile_query(args.filter)
     except QueryError as exc:
         raise UsageError(f"--filter: {exc}") from None
-    if args.demo:
-        raise UsageError("--demo needs the simulator, which is not in this build yet")
-    cfg = _selected(_load(args), args.source)
     fmt = args.format or ("table" if args.once else "ndjson")
-    if not args.once:
-        raise UsageError("only --once is available in this build yet")
     if args.raw and fmt not in ("json", "ndjson"):
         raise UsageError("--raw goes with --format json or ndjson")
-    return asyncio.run(_watch_once(cfg, query, fmt, args.raw))
+    if not args.once:
+        raise UsageError("only --once is available in this build yet")
+    if args.demo:
+        from callmon.demo import make_demo
 
-
-async def _watch_once(cfg: Config, query: object, fmt: str, raw: bool) -> int:
-    import httpx
-
-    from callmon.engine.once import dedupe, poll_all
-
-    runnable = []
-    failed = False
+        demo = make_demo()
+        pairs = [(s, demo.secrets[s.name]) for s in demo.sources if not args.source or s.name in args.source]
+        if args.source and len(pairs) != len(set(args.source)):
+            known = ", ".join(s.name for s in demo.sources)
+            raise UsageError(f"--source: the demo's sources are {known}")
+        return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport()))
+    cfg = _selected(_load(args), args.source)
+    pairs, missing = [], []
     for source in cfg.sources:
         try:
-            runnable.append((source, credentials.resolve(source)))
+            pairs.append((source, credentials.resolve(source)))
         except credentials.MissingSecret as exc:
-            print(f"callmon: {exc}", file=sys.stderr)
-            failed = True
-    async with httpx.AsyncClient(headers={"User-Agent": f"callmon/{__version__}"}) as client:
-        results = await poll_all(runnable, client)
+            missing.append(str(exc))
+    return asyncio.run(_watch_once(pairs, missing, query, fmt, args.raw, None))
+
+
+async def _watch_once(
+    pairs: list[tuple[Source, dict[str, str]]],
+    problems: list[str],
+    query: Query,
+    fmt: str,
+    raw: bool,
+    transport: httpx.AsyncBaseTransport | None,
+) -> int:
+    from callmon.engine.once import dedupe, poll_all
+
+    for problem in problems:
+        print(f"callmon: {problem}", file=sys.stderr)
+    async with httpx.AsyncClient(
+        transport=transport, headers={"User-Agent": f"callmon/{__version__}"}
+    ) as client:
+        results = await poll_all(pairs, client)
     calls = []
+    failed = bool(problems)
     for result in results:
         if result.error:
             print(f"callmon: source {result.source.name!r}: {result.error}", file=sys.stderr)
             failed = True
         calls.extend(result.calls)
-    assert callable(query)
     shown = [c for c in dedupe(calls) if query(c)]
     sys.stdout.write(output.render(shown, fmt, raw=raw))
     return EXIT_RUNTIME if failed else EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from callmon.serve import bind, url_of
+    from callmon.simulator import FaultSpecError, parse_faults
+
+    try:
+        faults = parse_faults(args.faults)
+    except FaultSpecError as exc:
+        raise UsageError(f"--faults: {exc}") from None
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"callmon: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    return asyncio.run(_run_simulator(sock, url_of(sock), faults, args))
+
+
+async def _run_simulator(
+    sock: socket.socket, url: str, faults: dict[str, Any], args: argparse.Namespace
+) -> int:
+    from callmon.serve import serving
+    from callmon.simulator import Clock, Scenario, Simulator, build_app, config_text
+
+    scenario = Scenario(seed=args.seed, calls=args.calls, clock=Clock(speed=args.speed))
+    sim = Simulator(scenario, faults=faults)
+    async with serving(build_app(sim), sock):
+        sys.stdout.write(config_text(scenario, url))
+        print(
+            f"# simulator listening on {url} ({args.calls} calls, seed {args.seed}); Ctrl-C stops it",
+            flush=True,
+        )
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    return EXIT_OK
 
 
 def _config(args: argparse.Namespace) -> int:

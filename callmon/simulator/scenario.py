@@ -1,0 +1,259 @@
+"""The simulated world: campaigns of calls with fixed plans, read at any moment of a scenario clock.
+
+Every call's whole life is decided up front from the seed (when it is queued, rings, is answered, ends, and
+how), so the state "now" is a pure function of the plan and the clock: deterministic, and the ground truth
+for tests is simply each plan's final status.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from callmon.model import Status
+
+PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
+
+# Realistic outbound outcomes: most calls connect, a fifth go unanswered, the rest busy/failed/abandoned.
+_OUTCOMES = (
+    (Status.COMPLETED, 0.56),
+    (Status.NO_ANSWER, 0.20),
+    (Status.BUSY, 0.09),
+    (Status.FAILED, 0.09),
+    (Status.CANCELED, 0.06),
+)
+_AGENT_LINES = (
+    "Hello, this is Maya calling from Acme Energy.",
+    "Am I speaking with the account holder?",
+    "I'm calling about your plan renewal next month.",
+    "We can lock in your current rate for another year.",
+    "Would you like me to send the details by SMS?",
+    "Great, I've noted that. Is there anything else?",
+    "Thank you for your time, have a good day.",
+)
+_USER_LINES = (
+    "Yes, speaking.",
+    "Oh, okay. What is this about?",
+    "How much would it be?",
+    "Sure, send it over.",
+    "No, that's all. Thanks.",
+    "Can you call back later?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One call's life. Offsets are seconds from the scenario's start; None where the step never happens."""
+
+    provider: str
+    call_id: str
+    campaign: str
+    index: int
+    to: str
+    from_: str
+    queued: float
+    dialed: float
+    answered: float | None
+    ended: float
+    outcome: Status
+    cdr_delay: float
+    cost_per_min: float
+    transcript: tuple[tuple[float, str, str], ...] = ()  # (offset after answer, role, text)
+    amd: str = "HM"
+    dtmf: tuple[str, ...] = ()
+
+    def status_at(self, t: float) -> Status | None:
+        """Status at scenario time t, or None before the call exists."""
+        if t < self.queued:
+            return None
+        if t < self.dialed:
+            return Status.QUEUED
+        if t >= self.ended:
+            return self.outcome
+        if self.answered is not None and t >= self.answered:
+            return Status.IN_PROGRESS
+        return Status.RINGING
+
+    def cdr_ready(self, t: float) -> bool:
+        return t >= self.ended + self.cdr_delay
+
+    @property
+    def talk_seconds(self) -> int:
+        return 0 if self.answered is None else round(self.ended - self.answered)
+
+    @property
+    def total_seconds(self) -> int:
+        return round(self.ended - self.dialed)
+
+    @property
+    def cost(self) -> float:
+        minutes = -(-self.talk_seconds // 60)  # billed per started minute
+        return round(minutes * self.cost_per_min, 4)
+
+    def transcript_at(self, t: float) -> list[tuple[str, str]]:
+        if self.answered is None or t < self.answered:
+            return []
+        return [(role, text) for offset, role, text in self.transcript if self.answered + offset <= t]
+
+
+@dataclass
+class Clock:
+    """Scenario seconds since start: real time scaled by `speed`, from an anchor in real UTC time."""
+
+    speed: float = 1.0
+    real: Callable[[], float] = time.monotonic
+    start_utc: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    _t0: float = field(init=False)
+    _offset: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self._t0 = self.real()
+
+    def now(self) -> float:
+        return self._offset + (self.real() - self._t0) * self.speed
+
+    def advance(self, seconds: float) -> None:
+        """Jump ahead (tests use it instead of waiting)."""
+        self._offset += seconds
+
+    def utc(self, offset: float) -> datetime:
+        return self.start_utc + timedelta(seconds=offset)
+
+
+class Scenario:
+    """Campaigns across the five providers. Deterministic for a seed."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        calls: int = 300,
+        span: float | None = None,
+        warmup: float = 0.35,
+        clock: Clock | None = None,
+        providers: tuple[str, ...] = PROVIDERS,
+    ) -> None:
+        if calls < 1:
+            raise ValueError("calls must be at least 1")
+        self.seed = seed
+        self.clock = clock or Clock()
+        self.providers = providers
+        self.span = span if span is not None else max(60.0, calls * 2.0)
+        rng = random.Random(seed)
+        self.plans: list[CallPlan] = []
+        self.by_id: dict[tuple[str, str], CallPlan] = {}
+        # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
+        for i in range(calls):
+            provider = providers[i % len(providers)]
+            start = rng.uniform(-self.span * warmup, self.span * (1 - warmup))
+            plan = self._plan(rng, provider, i, start)
+            self.plans.append(plan)
+            self.by_id[(provider, plan.call_id)] = plan
+        self.plans.sort(key=lambda p: p.queued)
+
+    def _plan(self, rng: random.Random, provider: str, index: int, start: float) -> CallPlan:
+        outcome = rng.choices([o for o, _ in _OUTCOMES], [w for _, w in _OUTCOMES])[0]
+        if provider == "dialgen" and outcome is Status.CANCELED:
+            outcome = Status.NO_ANSWER  # Dialgen has no word for an abandoned call; it reports MISSED
+        queued = start
+        dialed = queued + rng.uniform(0.5, 8)
+        ring = rng.uniform(2, 25)
+        answered: float | None = None
+        if outcome is Status.COMPLETED:
+            answered = dialed + ring
+            ended = answered + min(600.0, rng.lognormvariate(3.9, 0.7))
+        elif outcome is Status.NO_ANSWER:
+            ended = dialed + rng.uniform(25, 45)
+        elif outcome is Status.BUSY:
+            ended = dialed + rng.uniform(1, 4)
+        elif outcome is Status.FAILED:
+            ended = dialed + rng.uniform(0.5, 6)
+        else:
+            ended = dialed + rng.uniform(3, ring)
+        campaign_no = 1 + (index // len(self.providers)) % 2
+        transcript: tuple[tuple[float, str, str], ...] = ()
+        if answered is not None and provider in ("dialgood", "dialgen"):
+            talk = ended - answered
+            lines = []
+            steps = max(2, min(12, int(talk // 6)))
+            for k in range(steps):
+                role, pool = ("Agent", _AGENT_LINES) if k % 2 == 0 else ("User", _USER_LINES)
+                lines.append((talk * k / steps, role, pool[(k // 2 + index) % len(pool)]))
+            transcript = tuple(lines)
+        return CallPlan(
+            provider=provider,
+            call_id=_call_id(provider, index, rng),
+            campaign=_campaign(provider, campaign_no),
+            index=index,
+            to=_phone(provider, rng),
+            from_=_phone(provider, rng),
+            queued=queued,
+            dialed=dialed,
+            answered=answered,
+            ended=ended,
+            outcome=outcome,
+            cdr_delay=rng.uniform(0.5, 4) if provider in ("dialgood", "vobiz") else 0.0,
+            cost_per_min={"vobiz": 0.45, "velip": 0.05}.get(provider, 0.0),
+            transcript=transcript,
+            amd=rng.choice(("HM", "HM", "HM", "MA", "ND")) if answered is not None else "ND",
+            dtmf=tuple(str(rng.randint(0, 9)) for _ in range(rng.randint(0, 3))) if answered else (),
+        )
+
+    # -- reading the world ------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def visible(self, provider: str, t: float | None = None) -> Iterator[CallPlan]:
+        t = self.now() if t is None else t
+        for plan in self.plans:
+            if plan.provider == provider and plan.queued <= t:
+                yield plan
+
+    def find(self, provider: str, call_id: str) -> CallPlan | None:
+        return self.by_id.get((provider, call_id))
+
+    def campaigns(self, provider: str) -> list[str]:
+        return sorted({p.campaign for p in self.plans if p.provider == provider})
+
+    def ground_truth(self) -> dict[tuple[str, str], Status]:
+        """(provider, call id as callmon keys it) -> final status."""
+        return {(p.provider, p.call_id): p.outcome for p in self.plans}
+
+    def finished_at(self) -> float:
+        """Scenario time when every call has ended and every CDR is written."""
+        return max(p.ended + p.cdr_delay for p in self.plans)
+
+
+def _call_id(provider: str, index: int, rng: random.Random) -> str:
+    if provider == "dialgood":
+        return f"camp_{rng.getrandbits(32):08x}"
+    if provider == "dialgen":
+        return f"call_{rng.getrandbits(40):010x}"
+    if provider == "cloudagent":
+        return str(4021600000000000 + index * 7919 + rng.randint(0, 7000))
+    if provider == "velip":
+        return f"42_{9876000 + index}"
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _campaign(provider: str, n: int) -> str:
+    return {
+        "dialgood": f"dg-outreach-{n}",
+        "dialgen": f"batch_renewals_{n}",
+        "cloudagent": f"Renewals{n}",
+        "velip": f"lote-2026-{n:02d}",
+        "vobiz": f"vz-collections-{n}",
+    }[provider]
+
+
+def _phone(provider: str, rng: random.Random) -> str:
+    if provider == "velip":
+        return f"55119{rng.randint(10000000, 99999999)}"
+    if provider in ("cloudagent", "vobiz"):
+        return f"+919{rng.randint(100000000, 999999999)}"
+    return f"+1415555{rng.randint(1000, 9999)}"

@@ -1,0 +1,53 @@
+"""Shared fixtures: a simulator served by uvicorn on 127.0.0.1 (real sockets), and isolated user dirs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from callmon.serve import bind, serving, url_of
+from callmon.simulator import Clock, Scenario, Simulator, build_app
+
+
+@dataclass
+class Served:
+    sim: Simulator
+    url: str
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.sim.scenario
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads or writes the real user's config, data or secrets."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("CALLMON_CONFIG", raising=False)
+    for name in list(__import__("os").environ):
+        if name.startswith("CALLMON_") and name not in ("CALLMON_REQUIRE_SECRET_SERVICE",):
+            monkeypatch.delenv(name)
+    yield
+
+
+async def serve_simulator(sim: Simulator) -> AsyncIterator[Served]:
+    sock = bind("127.0.0.1", 0)
+    async with serving(build_app(sim), sock):
+        yield Served(sim, url_of(sock))
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    """A 100-call scenario, rate limits off, served on an ephemeral loopback port."""
+    from callmon.simulator import parse_faults
+
+    sim = Simulator(
+        Scenario(seed=11, calls=100, clock=Clock(speed=1.0)), faults=parse_faults(["ratelimit=off"])
+    )
+    async for s in serve_simulator(sim):
+        yield s
