@@ -182,8 +182,8 @@ def _watch(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if args.once else "ndjson")
     if args.raw and fmt not in ("json", "ndjson"):
         raise UsageError("--raw goes with --format json or ndjson")
-    if not args.once:
-        raise UsageError("only --once is available in this build yet")
+    if not args.once and fmt == "json":
+        raise UsageError("--format json is one array, so it needs --once; stream with --format ndjson")
     if args.demo:
         from callmon.demo import make_demo
 
@@ -192,6 +192,8 @@ def _watch(args: argparse.Namespace) -> int:
         if args.source and len(pairs) != len(set(args.source)):
             known = ", ".join(s.name for s in demo.sources)
             raise UsageError(f"--source: the demo's sources are {known}")
+        if not args.once:
+            return asyncio.run(_watch_stream(pairs, [], query, fmt, args.raw, demo.transport(), None))
         return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport()))
     cfg = _selected(_load(args), args.source)
     pairs, missing = [], []
@@ -200,6 +202,10 @@ def _watch(args: argparse.Namespace) -> int:
             pairs.append((source, credentials.resolve(source)))
         except credentials.MissingSecret as exc:
             missing.append(str(exc))
+    if not args.once:
+        from callmon.history import default_path
+
+        return asyncio.run(_watch_stream(pairs, missing, query, fmt, args.raw, None, (default_path(), cfg)))
     return asyncio.run(_watch_once(pairs, missing, query, fmt, args.raw, None))
 
 
@@ -229,6 +235,73 @@ async def _watch_once(
     shown = [c for c in dedupe(calls) if query(c)]
     sys.stdout.write(output.render(shown, fmt, raw=raw))
     return EXIT_RUNTIME if failed else EXIT_OK
+
+
+async def _watch_stream(
+    pairs: list[tuple[Source, dict[str, str]]],
+    problems: list[str],
+    query: Query,
+    fmt: str,
+    raw: bool,
+    transport: httpx.AsyncBaseTransport | None,
+    history: tuple[Path, Config] | None,
+) -> int:
+    """Print one line per change until Ctrl-C (or SIGTERM), then exit 0 with history flushed."""
+    import signal
+
+    from callmon.runtime import live_session
+    from callmon.store import Change
+
+    def notice(message: str) -> None:
+        print(f"callmon: {message}", file=sys.stderr, flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if fmt == "csv":
+        sys.stdout.write(output.csv_text([]))
+    elif fmt == "table":
+        sys.stdout.write(output.table([], fixed=True))
+
+    def emit(batch: list[Change]) -> None:
+        shown = [c.call for c in batch if query(c.call)]
+        if not shown:
+            return
+        if fmt == "csv":
+            text = output.csv_text(shown).split("\n", 1)[1]
+        elif fmt == "table":
+            text = output.table(shown, fixed=True).split("\n", 1)[1]
+        else:
+            text = output.render(shown, "ndjson", raw=raw)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            stop.set()  # `callmon watch | head`: the reader is gone; stop quietly
+
+    async with live_session(
+        pairs,
+        problems=problems,
+        transport=transport,
+        history_path=history[0] if history else None,
+        retention_days=history[1].retention_days if history else 7.0,
+        tick_hz=history[1].tick_hz if history else 4.0,
+        on_notice=notice,
+    ) as session:
+        for problem in session.problems:
+            notice(problem)
+        session.store.subscribe(emit)
+        reported: dict[str, str] = {}
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            for health in session.engine.health():
+                line = f"source {health.name!r}: {health.state}: {health.message}" if health.message else ""
+                if line and reported.get(health.name) != line:
+                    notice(line)
+                reported[health.name] = line
+    return EXIT_OK
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -140,3 +140,46 @@ def iso(value: datetime) -> str:
     value = value.astimezone(UTC)
     text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def to_storage(call: Call) -> dict[str, Any]:
+    """Everything needed to rebuild the call after a restart (the JSON record plus what only the UI shows)."""
+    out = call.record(include_raw=True)
+    out["transcript"] = [[t.role, t.text] for t in call.transcript]
+    out["details"] = [list(d) for d in call.details]
+    return out
+
+
+def from_storage(data: Mapping[str, Any]) -> Call:
+    def when(name: str) -> datetime | None:
+        value = data.get(name)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+    try:
+        status = Status(str(data.get("status")))
+    except ValueError:
+        status = Status.UNKNOWN
+    return Call(
+        source=str(data["source"]),
+        provider=str(data["provider"]),
+        call_id=str(data["call_id"]),
+        status=status,
+        campaign=data.get("campaign"),
+        raw_status=data.get("raw_status"),
+        reason=data.get("reason"),
+        direction=data.get("direction"),
+        from_=data.get("from"),
+        to=data.get("to"),
+        started_at=when("started_at"),
+        answered_at=when("answered_at"),
+        ended_at=when("ended_at"),
+        duration_s=data.get("duration_s"),
+        billable_s=data.get("billable_s"),
+        cost=data.get("cost"),
+        currency=data.get("currency"),
+        recording_url=data.get("recording_url"),
+        updated_at=when("updated_at"),
+        transcript=tuple(TranscriptLine(str(r), str(t)) for r, t in data.get("transcript") or ()),
+        details=tuple((str(k), str(v)) for k, v in data.get("details") or ()),
+        raw=data.get("raw") or {},
+    )

@@ -33,10 +33,18 @@ def _cell(call: Call, attr: str) -> str:
     return clean(str(value))
 
 
-def table(calls: Sequence[Call], *, max_width: int = 40) -> str:
+# Widths for a streamed table, where rows arrive over time and cannot be measured together.
+STREAM_WIDTHS = (11, 16, 36, 18, 15, 19, 5, 40)
+
+
+def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) -> str:
     rows = [[_cell(c, attr)[:max_width] for attr, _ in TABLE_COLUMNS] for c in calls]
     headers = [title for _, title in TABLE_COLUMNS]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    if fixed:
+        widths = list(STREAM_WIDTHS)
+        rows = [[v[:w] for v, w in zip(r, widths, strict=True)] for r in rows]
+    else:
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines) + "\n"

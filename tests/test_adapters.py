@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from callmon.engine.once import fetch_all
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter
@@ -34,10 +35,7 @@ def make(provider: str, handler: Handler, secrets: dict[str, str], **options: An
 
 
 async def collect(adapter: Adapter) -> list[Call]:
-    calls: list[Call] = []
-    async for page in adapter.list_calls():
-        calls.extend(page)
-    return calls
+    return await fetch_all(adapter)
 
 
 def body_of(request: httpx.Request) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from callmon.engine.once import fetch_all
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter
@@ -22,10 +23,7 @@ def adapter_for(served: Served, provider: str, client: httpx.AsyncClient, **over
 
 
 async def collect(adapter: Adapter) -> list[Call]:
-    calls: list[Call] = []
-    async for page in adapter.list_calls():
-        calls.extend(page)
-    return calls
+    return await fetch_all(adapter)
 
 
 @pytest.mark.parametrize("provider", ["dialgood", "dialgen", "cloudagent", "velip", "vobiz"])

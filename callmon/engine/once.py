@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from callmon.model import Call
-from callmon.providers import ADAPTERS, Source
-from callmon.providers.errors import ProviderError
+from callmon.providers import ADAPTERS, Adapter, Source
+from callmon.providers.errors import NotFoundYet, ProviderError
 
 
 @dataclass
@@ -25,11 +25,25 @@ async def poll_source(source: Source, secrets: Mapping[str, str], client: httpx.
     result = SourceResult(source)
     adapter = ADAPTERS[source.provider](source, secrets, client)
     try:
-        async for page in adapter.list_calls():
-            result.calls.extend(page)
+        await fetch_all(adapter, result.calls)
     except ProviderError as exc:
         result.error = str(exc)
     return result
+
+
+async def fetch_all(adapter: Adapter, into: list[Call] | None = None) -> list[Call]:
+    """The adapter's whole scope: every list page, then each configured call id. Fills `into` as it goes,
+    so a failure part-way keeps what was read."""
+    calls = [] if into is None else into
+    if adapter.has_list:
+        async for page in adapter.list_calls():
+            calls.extend(page)
+    for call_id in adapter.targets():
+        try:
+            calls.append(await adapter.get_call(call_id))
+        except NotFoundYet:
+            continue  # not placed yet: nothing to show
+    return calls
 
 
 async def poll_all(

@@ -111,13 +111,25 @@ class Adapter:
         self.observe = observe
         self.callback_url = callback_url
         self.base_url = (source.base_url or self.default_base_url).rstrip("/")
+        # What the caller already knows about this source's calls (call id -> Call), so an adapter can skip
+        # lookups that cannot tell it anything new. Empty means "nothing known": look everything up.
+        self.known: Mapping[str, Call] = {}
         self.tz: tzinfo = ZoneInfo(str(self.option("timezone") or self.default_timezone))
 
     # -- what the engine calls -------------------------------------------------------------------------------
 
     def list_calls(self) -> AsyncIterator[list[Call]]:
-        """Every call in the configured scope, one page at a time, to the last page."""
+        """Every call in the configured list scope (campaign, batch, day), one page at a time, to the last."""
         raise NotImplementedError
+
+    @property
+    def has_list(self) -> bool:
+        """Whether a list scope is configured at all (else only `targets` are watched)."""
+        return True
+
+    def targets(self) -> list[str]:
+        """Call ids configured one by one; the engine looks each up until it has ended."""
+        return [str(c) for c in self.option("call_ids") or []]
 
     async def get_call(self, call_id: str) -> Call:
         """One call's current state. Raises NotFoundYet while the provider does not know it (yet)."""

@@ -111,14 +111,10 @@ class DialgenAdapter(Adapter):
             # Batch rows omit their batch id; the request says which batch they belong to.
             calls = [self.normalize(row) for row in rows]
             yield [c if c.campaign else c.with_changes(campaign=str(batch)) for c in calls]
-        singles = []
-        for call_id in self.option("call_ids") or []:
-            try:
-                singles.append(await self.get_call(str(call_id)))
-            except NotFoundYet:
-                continue
-        if singles:
-            yield singles
+
+    @property
+    def has_list(self) -> bool:
+        return bool(self.option("batches"))
 
     async def get_call(self, call_id: str) -> Call:
         try:

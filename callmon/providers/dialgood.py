@@ -149,15 +149,16 @@ class DialgoodAdapter(Adapter):
     def normalize(self, raw: Mapping[str, Any]) -> Call:
         return normalize(raw, self.source.name)
 
+    @property
+    def has_list(self) -> bool:
+        return False  # no list endpoint: the configured campaigns are looked up one by one
+
     async def list_calls(self) -> AsyncIterator[list[Call]]:
-        # No list endpoint: the configured campaigns are the list.
-        page: list[Call] = []
-        for campaign in self.option("campaigns") or []:
-            try:
-                page.append(await self.get_call(str(campaign)))
-            except NotFoundYet:
-                continue
-        yield page
+        return
+        yield
+
+    def targets(self) -> list[str]:
+        return [str(c) for c in self.option("campaigns") or []]
 
     async def get_call(self, call_id: str) -> Call:
         path_id = quote(call_id, safe="")

@@ -160,32 +160,28 @@ class VelipAdapter(Adapter):
         day = self.watch_date().isoformat()
         return {"date_start": day, "date_end": day}
 
+    @property
+    def has_list(self) -> bool:
+        # Only call ids configured: watch those alone; anything else (or nothing) lists a scope.
+        return self.option("campaign") is not None or bool(self.option("cpid")) or not self.option("call_ids")
+
     async def list_calls(self) -> AsyncIterator[list[Call]]:
-        if self.option("campaign") is not None or self.option("cpid") or not self.option("call_ids"):
-            cursor: Any = None
-            while True:
-                form: dict[str, Any] = {**self._scope(), "maxreg": self.option("page_size")}
-                if cursor is not None:
-                    form["last_id"] = cursor
-                body = self.expect_mapping(
-                    await self.request("POST", self.path, kind="list", json_body=form), "call list"
-                )
-                yield [self.normalize(row) for row in self.expect_list(body.get("calls"), "calls")]
-                page = body["return"].get("pagination") if isinstance(body.get("return"), Mapping) else None
-                if not isinstance(page, Mapping) or not page.get("has_more"):
-                    break
-                next_id = page.get("next_id")
-                if next_id in (None, "", cursor):
-                    break  # a cursor that does not move would loop forever
-                cursor = next_id
-        singles = []
-        for call_id in self.option("call_ids") or []:
-            try:
-                singles.append(await self.get_call(str(call_id)))
-            except NotFoundYet:
-                continue
-        if singles:
-            yield singles
+        cursor: Any = None
+        while True:
+            form: dict[str, Any] = {**self._scope(), "maxreg": self.option("page_size")}
+            if cursor is not None:
+                form["last_id"] = cursor
+            body = self.expect_mapping(
+                await self.request("POST", self.path, kind="list", json_body=form), "call list"
+            )
+            yield [self.normalize(row) for row in self.expect_list(body.get("calls"), "calls")]
+            page = body["return"].get("pagination") if isinstance(body.get("return"), Mapping) else None
+            if not isinstance(page, Mapping) or not page.get("has_more"):
+                break
+            next_id = page.get("next_id")
+            if next_id in (None, "", cursor):
+                break  # a cursor that does not move would loop forever
+            cursor = next_id
 
     async def get_call(self, call_id: str) -> Call:
         body = self.expect_mapping(

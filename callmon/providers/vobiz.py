@@ -36,6 +36,9 @@ _LIVE = {
 }
 
 
+_SETTLED = {"live": {Status.IN_PROGRESS}, "queued": {Status.QUEUED}}
+
+
 def map_hangup(code: int | None, name: str | None, answered: bool) -> tuple[Status, str | None]:
     """Status (and a reason where the code alone says it) from a hangup cause code or name."""
     if code is None:
@@ -173,6 +176,12 @@ class VobizAdapter(Adapter):
                 )
                 page = []
                 for uuid in body.get("calls") or []:
+                    known = self.known.get(str(uuid))
+                    # A call known to be in progress (or queued, on the queued list) can only leave the list;
+                    # its detail would say nothing new, so the budget goes to calls that can change.
+                    if known is not None and known.status in _SETTLED[state]:
+                        page.append(known)
+                        continue
                     try:
                         page.append(await self._live(str(uuid), state))
                     except NotFoundYet:
@@ -195,11 +204,6 @@ class VobizAdapter(Adapter):
             if not isinstance(pagination, Mapping) or not pagination.get("has_next"):
                 break
             page_no += 1
-        for call_id in self.option("call_ids") or []:
-            try:
-                yield [await self.get_call(str(call_id))]
-            except NotFoundYet:
-                continue
 
     async def _live(self, uuid: str, state: str) -> Call:
         body = self.expect_mapping(

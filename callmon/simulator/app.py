@@ -48,6 +48,7 @@ class Hit:
     provider: str
     kind: str
     status: int
+    path: str
 
 
 @dataclass
@@ -134,7 +135,7 @@ def build_app(sim: Simulator) -> Starlette:
         faults = sim.faults[provider]
         client = request.client.host if request.client else "?"
         response = await _guard(request, provider, kind, authed, handler, who, faults, client)
-        sim.hits.append(Hit(time.monotonic(), provider, kind, response.status_code))
+        sim.hits.append(Hit(time.monotonic(), provider, kind, response.status_code, request.url.path))
         return response
 
     async def _guard(

@@ -1,0 +1,294 @@
+"""One source's poller: adaptive scheduling inside the provider's budget, backoff, and an auth circuit breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from callmon.engine.budget import SlidingWindow
+from callmon.model import Call, Status
+from callmon.providers import ADAPTERS, Source
+from callmon.providers.base import Adapter, Budget, Exchange
+from callmon.providers.errors import AuthError, NotFoundYet, ProviderError, RateLimited
+from callmon.store import CallStore, Key
+
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+# A call that vanished from the live list while its final record is not written yet is looked up this many
+# times (each after `interval`) before we stop waiting for it.
+CDR_PATIENCE = 12
+
+
+class State:
+    STARTING = "starting"
+    OK = "ok"
+    RATE_LIMITED = "rate-limited"
+    RETRYING = "retrying"
+    AUTH_FAILED = "auth failed"
+    PAUSED = "paused"
+    ERROR = "error"
+
+
+@dataclass
+class SourceHealth:
+    """What the header bar and `callmon sources` show about one source."""
+
+    name: str
+    provider: str
+    state: str = State.STARTING
+    message: str = ""
+    last_poll: float | None = None  # wall clock
+    latency_ms: float | None = None
+    consecutive_errors: int = 0
+    next_poll: float | None = None  # wall clock
+    until: float | None = None  # rate-limited until (wall clock)
+    requests: int = 0
+    active: int = 0
+    budget: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (left, of)
+
+    def summary(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        if self.state == State.RATE_LIMITED and self.until:
+            return f"rate-limited {max(0, round(self.until - now))}s"
+        if self.state == State.RETRYING:
+            return f"retrying ({self.consecutive_errors})"
+        return self.state
+
+
+def backoff(errors: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform(0.5, 1) x base x 2^(n-1), capped."""
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, errors - 1))
+    jitter: float = (rng or random.Random()).uniform(0.5, 1.0)
+    return delay * jitter
+
+
+class SourceWorker:
+    def __init__(
+        self,
+        source: Source,
+        secrets: Mapping[str, str],
+        client: httpx.AsyncClient,
+        store: CallStore,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        callback_url: str | None = None,
+        budgets: Mapping[str, Budget] | None = None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.clock = clock
+        adapter_cls = ADAPTERS[source.provider]
+        # `budgets` overrides the provider's documented ones (an account with a negotiated limit; tests).
+        self.windows = {kind: SlidingWindow(b, clock) for kind, b in (budgets or adapter_cls.budgets).items()}
+        self.adapter: Adapter = adapter_cls(
+            source, secrets, client, gate=self._gate, observe=self._observe, callback_url=callback_url
+        )
+        self.adapter.known = store.by_source.setdefault(source.name, {})
+        self.health = SourceHealth(source.name, source.provider)
+        self.interval = source.interval
+        # With no active calls, lists are only for discovering new ones: a slower pace spends less budget.
+        self.discovery_interval = source.interval * 6
+        self._next_list = 0.0
+        self._next_poll: dict[str, float] = {}
+        self._cdr_tries: dict[str, int] = {}
+        self._blocked_until = 0.0
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._stopped_for_auth = False
+        self.single_lookups: dict[str, int] = {}  # call id -> individual requests made for it
+        self._rng = random.Random()
+
+    # -- control ----------------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def pause(self) -> None:
+        self._paused = True
+        self.health.state = State.PAUSED
+        self.wake()
+
+    def resume(self, secrets: Mapping[str, str] | None = None) -> None:
+        """Run again after a pause or an auth failure (the user fixed the credential)."""
+        if secrets is not None:
+            self.adapter.secrets = secrets
+        self._paused = False
+        self._stopped_for_auth = False
+        self.health.state = State.STARTING
+        self.health.message = ""
+        self.health.consecutive_errors = 0
+        self._next_list = 0.0
+        self.wake()
+
+    # -- budget -----------------------------------------------------------------------------------------------
+
+    async def _gate(self, kind: str) -> None:
+        wait = self._blocked_until - self.clock()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        window = self.windows.get(kind) or self.windows.get("default")
+        if window is not None:
+            await window.acquire()
+
+    def _observe(self, exchange: Exchange) -> None:
+        self.health.requests += 1
+        self.health.latency_ms = round(exchange.seconds * 1000, 1)
+        if (
+            exchange.status_code is not None
+            and exchange.status_code < 400
+            and self.health.state == State.STARTING
+        ):
+            self.health.state = State.OK  # a long first cycle is still a working source
+
+    def _refresh_budget(self) -> None:
+        self.health.budget = {k: (w.left(), w.budget.requests) for k, w in self.windows.items()}
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            if self._paused or self._stopped_for_auth:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            delay = await self._cycle_once()
+            self._refresh_budget()
+            self.health.next_poll = time.time() + delay
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _cycle_once(self) -> float:
+        """One cycle with its error handling; returns how long to sleep."""
+        try:
+            await self.cycle()
+        except AuthError as exc:
+            # Never retried automatically: Velip blocks the IP after repeated auth failures.
+            self._stopped_for_auth = True
+            self.health.state = State.AUTH_FAILED
+            self.health.message = exc.message
+            return 0.0
+        except RateLimited as exc:
+            self.health.consecutive_errors += 1
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else backoff(self.health.consecutive_errors, self._rng)
+            )
+            self._blocked_until = self.clock() + wait
+            self.health.state = State.RATE_LIMITED
+            self.health.until = time.time() + wait
+            self.health.message = exc.message
+            return wait
+        except ProviderError as exc:
+            self.health.consecutive_errors += 1
+            self.health.state = State.RETRYING
+            self.health.message = str(exc)
+            return backoff(self.health.consecutive_errors, self._rng)
+        self.health.consecutive_errors = 0
+        self.health.state = State.OK
+        self.health.message = ""
+        self.health.until = None
+        self.health.last_poll = time.time()
+        return self.next_delay()
+
+    def _mine(self) -> Mapping[str, Call]:
+        return self.store.by_source.get(self.source.name, {})
+
+    async def cycle(self) -> None:
+        now = self.clock()
+        mine = self._mine()
+        active = {cid for cid, call in mine.items() if call.status.active}
+        self.health.active = len(active)
+        listed: set[str] = set()
+        if self.adapter.has_list and now >= self._next_list:
+            async for page in self.adapter.list_calls():
+                for call in page:
+                    listed.add(call.call_id)
+                    self.store.apply(call, "poll")
+            self._next_list = self.clock() + (
+                self.interval if self._any_active() else self.discovery_interval
+            )
+            # A live call that a full scan no longer shows has ended; its final record may be late.
+            for cid in active - listed:
+                self._cdr_tries.setdefault(cid, CDR_PATIENCE)
+            for cid in listed:
+                self._next_poll[cid] = self.clock() + self.interval
+        for cid in self._due(mine, listed):
+            await self._lookup(cid)
+
+    def _any_active(self) -> bool:
+        return any(call.status.active for call in self._mine().values())
+
+    def _due(self, mine: Mapping[str, Call], listed: set[str]) -> list[str]:
+        """Call ids to look up one by one now: configured targets not ended, and calls awaiting a late CDR."""
+        now = self.clock()
+        due: list[str] = []
+        unseen: list[str] = []
+        for cid in self.adapter.targets():
+            call = mine.get(cid)
+            if (call is None or not call.ended) and self._next_poll.get(cid, 0.0) <= now:
+                (unseen if call is None else due).append(cid)
+        due += unseen  # live calls first: when the budget is short, calls not placed yet can wait
+        for cid in list(self._cdr_tries):
+            call = mine.get(cid)
+            if call is not None and call.ended:
+                del self._cdr_tries[cid]
+            elif cid not in listed and self._next_poll.get(cid, 0.0) <= now and cid not in due:
+                due.append(cid)
+        return due
+
+    async def _lookup(self, call_id: str) -> None:
+        self.single_lookups[call_id] = self.single_lookups.get(call_id, 0) + 1
+        seen = (self.source.name, call_id) in self.store.calls
+        # A configured call not placed yet is asked about less often than one that is live.
+        self._next_poll[call_id] = self.clock() + (self.interval if seen else self.interval * 3)
+        try:
+            call = await self.adapter.get_call(call_id)
+        except NotFoundYet:
+            tries = self._cdr_tries.get(call_id)
+            if tries is not None:
+                if tries <= 1:
+                    del self._cdr_tries[call_id]
+                    self._give_up(call_id)
+                else:
+                    self._cdr_tries[call_id] = tries - 1
+            return
+        self.store.apply(call, "poll")
+
+    def _give_up(self, call_id: str) -> None:
+        """The provider never wrote a final record: say so rather than show the call live forever."""
+        call = self.store.get((self.source.name, call_id))
+        if call is not None and call.status.active:
+            self.store.apply(
+                call.with_changes(status=Status.UNKNOWN, reason="ended; the provider wrote no final record"),
+                "poll",
+            )
+
+    def next_delay(self) -> float:
+        now = self.clock()
+        candidates = [self._next_list - now] if self.adapter.has_list else []
+        mine = self._mine()
+        for cid in self.adapter.targets():
+            call = mine.get(cid)
+            if call is None or not call.ended:
+                candidates.append(self._next_poll.get(cid, 0.0) - now)
+        candidates += [self._next_poll.get(cid, 0.0) - now for cid in self._cdr_tries]
+        if not candidates:
+            return self.discovery_interval
+        return max(0.05, min(candidates))
+
+    async def detail(self, key: Key) -> Call | None:
+        """Fetch everything the detail pane shows for one call, now (within the budget)."""
+        call = self.store.get(key)
+        if call is None:
+            return None
+        fresh = await self.adapter.get_detail(call)
+        self.store.apply(fresh, "poll")
+        return self.store.get(key)

@@ -1,0 +1,181 @@
+"""Status history on disk (SQLite, WAL): every status change, and each call's latest record for restarts.
+
+One writer thread owns the connection, so the event loop never waits on disk. Each batch is one transaction:
+after a kill -9, everything committed before it is there on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from callmon.model import Status, from_storage, to_storage
+from callmon.store import CallStore, Change, StatusEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    source TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    updated REAL NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (source, call_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    source TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    status TEXT NOT NULL,
+    raw_status TEXT,
+    via TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_call ON events (source, call_id, at);
+CREATE INDEX IF NOT EXISTS calls_updated ON calls (updated);
+"""
+
+
+class HistoryError(Exception):
+    """The history database cannot be used; callmon carries on in memory. The message says why and where."""
+
+
+def default_path() -> Path:
+    return Path(platformdirs.user_data_dir("callmon")) / "history.sqlite3"
+
+
+class History:
+    def __init__(self, path: Path, *, retention_days: float = 7.0) -> None:
+        self.path = path
+        self.retention_days = retention_days
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callmon-history")
+        self._db: sqlite3.Connection | None = None
+
+    # -- opening ----------------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (creating 0700 dir / 0600 file) and prune; raises HistoryError with a one-line reason."""
+        self._executor.submit(self._open).result()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA quick_check").fetchone()
+            db.executescript(SCHEMA)
+            self._db = db
+            self._prune()
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"history {self.path}: {_why(exc)}; running without history") from None
+        except OSError as exc:
+            raise HistoryError(
+                f"history {self.path}: {exc.strerror or exc}; running without history"
+            ) from None
+
+    def _prune(self) -> None:
+        assert self._db is not None
+        cutoff = time.time() - self.retention_days * 86400
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+            self._db.execute("DELETE FROM calls WHERE updated < ?", (cutoff,))
+
+    # -- reading back -----------------------------------------------------------------------------------------
+
+    def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
+        """Put every remembered call (of `sources`, if given) back into the store; returns how many."""
+        return self._executor.submit(
+            self._load_into, store, set(sources) if sources is not None else None
+        ).result()
+
+    def _load_into(self, store: CallStore, sources: set[str] | None) -> int:
+        assert self._db is not None
+        timelines: dict[tuple[str, str], list[StatusEvent]] = {}
+        for source, call_id, at, status, raw_status, via in self._db.execute(
+            "SELECT source, call_id, at, status, raw_status, via FROM events ORDER BY at"
+        ):
+            if sources is not None and source not in sources:
+                continue
+            try:
+                state = Status(status)
+            except ValueError:
+                state = Status.UNKNOWN
+            timelines.setdefault((source, call_id), []).append(
+                StatusEvent(datetime.fromtimestamp(at, UTC), state, raw_status, via)
+            )
+        count = 0
+        for source, call_id, record in self._db.execute("SELECT source, call_id, record FROM calls"):
+            if sources is not None and source not in sources:
+                continue
+            try:
+                call = from_storage(json.loads(record))
+            except (ValueError, KeyError, TypeError):
+                continue  # one unreadable row must not cost the rest
+            store.load(call, timelines.get((source, call_id), []))
+            count += 1
+        return count
+
+    def timeline(self, source: str, call_id: str) -> list[StatusEvent]:
+        return self._executor.submit(self._timeline, source, call_id).result()
+
+    def _timeline(self, source: str, call_id: str) -> list[StatusEvent]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT at, status, raw_status, via FROM events WHERE source = ? AND call_id = ? ORDER BY at",
+            (source, call_id),
+        )
+        return [StatusEvent(datetime.fromtimestamp(at, UTC), Status(s), r, v) for at, s, r, v in rows]
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def write_sync(self, batch: list[Change]) -> None:
+        self._executor.submit(self._write, batch).result()
+
+    async def write(self, batch: list[Change]) -> None:
+        await asyncio.wrap_future(self._executor.submit(self._write, batch))
+
+    def _write(self, batch: list[Change]) -> None:
+        if self._db is None or not batch:
+            return
+        now = time.time()
+        calls = [(c.key[0], c.key[1], now, json.dumps(to_storage(c.call), default=str)) for c in batch]
+        events = [
+            (c.key[0], c.key[1], now, c.call.status.value, c.call.raw_status, c.via)
+            for c in batch
+            if c.previous is not c.call.status
+        ]
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?)", calls)
+                self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", events)
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"history {self.path}: {_why(exc)}") from None
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)
+
+
+def _why(exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "locked" in text:
+        return "the database is locked by another process"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return "the file is not a readable database (corrupt?)"
+    return text

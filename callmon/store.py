@@ -1,0 +1,178 @@
+"""All calls keyed by (source, call id): merging updates, per-call timelines, coalesced change batches.
+
+Updates arrive from pollers and webhooks at any rate; subscribers (the monitor, `watch`) receive them as one
+batch per tick, with all changes to the same call since the last tick folded into one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Literal
+
+from callmon.model import Call, Status
+
+Key = tuple[str, str]
+Via = Literal["poll", "push", "history"]
+ChangeKind = Literal["new", "changed", "ended"]
+_MERGED = tuple(
+    f.name for f in fields(Call) if f.name not in ("source", "provider", "call_id", "status", "raw")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """One step of a call's status timeline."""
+
+    at: datetime
+    status: Status
+    raw_status: str | None
+    via: Via
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    key: Key
+    call: Call
+    previous: Status | None  # None: the call is new
+    kind: ChangeKind
+    via: Via
+
+
+@dataclass
+class StoreStats:
+    applied: int = 0
+    dropped_noop: int = 0
+    dropped_stale: int = 0
+    status_changes: int = 0
+
+
+class CallStore:
+    def __init__(self) -> None:
+        self.calls: dict[Key, Call] = {}
+        self.by_source: dict[str, dict[str, Call]] = {}
+        self.timelines: dict[Key, list[StatusEvent]] = {}
+        self.vias: dict[Key, Via] = {}
+        self.stats = StoreStats()
+        self._pending: dict[Key, Change] = {}
+        self._subscribers: list[Callable[[list[Change]], None]] = []
+        # Time an update first entered the store, per pending key: subscribers can measure lag from it.
+        self.first_seen: dict[Key, float] = {}
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def get(self, key: Key) -> Call | None:
+        return self.calls.get(key)
+
+    # -- applying updates -------------------------------------------------------------------------------------
+
+    def apply(self, call: Call, via: Via = "poll") -> Change | None:
+        """Merge one update; returns the change, or None when it changed nothing or was older than what we have."""
+        key = call.key
+        old = self.calls.get(key)
+        if old is not None:
+            if _stale(old, call):
+                self.stats.dropped_stale += 1
+                return None
+            call = _merge(old, call)
+            if call == old:
+                self.stats.dropped_noop += 1
+                return None
+        self.stats.applied += 1
+        self.calls[key] = call
+        self.by_source.setdefault(key[0], {})[key[1]] = call
+        self.vias[key] = via
+        previous = old.status if old is not None else None
+        if previous is not call.status:
+            self.stats.status_changes += 1
+            self.timelines.setdefault(key, []).append(
+                StatusEvent(datetime.now(UTC), call.status, call.raw_status, via)
+            )
+        kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
+        earlier = self._pending.get(key)
+        if earlier is not None:
+            # Fold into the pending change: keep the oldest "previous" and the strongest kind.
+            kind = "new" if earlier.kind == "new" else ("ended" if "ended" in (kind, earlier.kind) else kind)
+            previous = earlier.previous
+        else:
+            self.first_seen[key] = time.perf_counter()
+        change = Change(key, call, previous, kind, via)
+        self._pending[key] = change
+        return change
+
+    def apply_many(self, calls: Iterable[Call], via: Via = "poll") -> int:
+        return sum(1 for call in calls if self.apply(call, via) is not None)
+
+    def load(self, call: Call, timeline: list[StatusEvent]) -> None:
+        """Put back a call from history, without announcing it as a change."""
+        self.calls[call.key] = call
+        self.by_source.setdefault(call.source, {})[call.call_id] = call
+        self.timelines[call.key] = timeline
+        self.vias[call.key] = "history"
+
+    # -- delivering batches -----------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[list[Change]], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def take(self) -> list[Change]:
+        """The pending batch, emptied; deliver it with `deliver` (after persisting it, if you persist)."""
+        if not self._pending:
+            return []
+        batch = list(self._pending.values())
+        self._pending = {}
+        return batch
+
+    def deliver(self, batch: list[Change]) -> None:
+        for callback in list(self._subscribers):
+            callback(batch)
+        for change in batch:
+            self.first_seen.pop(change.key, None)
+
+    def flush(self) -> list[Change]:
+        """Take the pending batch and hand it to every subscriber."""
+        batch = self.take()
+        if batch:
+            self.deliver(batch)
+        return batch
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def run_ticker(self, hz: float = 4.0) -> None:
+        """Flush at a fixed rate until cancelled (the last pending batch is flushed on the way out)."""
+        period = 1.0 / hz
+        try:
+            while True:
+                await asyncio.sleep(period)
+                self.flush()
+        finally:
+            with contextlib.suppress(Exception):
+                self.flush()
+
+
+def _stale(old: Call, new: Call) -> bool:
+    """An update older than what we hold: by provider timestamp, or a live state arriving after the end."""
+    if old.updated_at and new.updated_at and new.updated_at < old.updated_at:
+        return True
+    return old.ended and new.status.active
+
+
+def _merge(old: Call, new: Call) -> Call:
+    """The new update, with fields it does not carry kept from the old (a live lookup has no cost, a CDR has
+    no transcript...). Status always comes from the new update."""
+    keep = {
+        name: getattr(old, name)
+        for name in _MERGED
+        if getattr(new, name) in (None, ()) and getattr(old, name) not in (None, ())
+    }
+    if new.status is Status.UNKNOWN and old.status is not Status.UNKNOWN and not old.status.active:
+        keep["status"] = old.status
+    return new.with_changes(**keep) if keep else new
