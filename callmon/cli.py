@@ -8,9 +8,10 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
@@ -18,6 +19,9 @@ from callmon import __version__, config, credentials, output
 from callmon.config import Config, ConfigError
 from callmon.providers import Source
 from callmon.query import Query, QueryError, compile_query
+
+if TYPE_CHECKING:
+    from callmon.runtime import Session
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
@@ -157,6 +161,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sources(args)
     if command == "simulate":
         return _simulate(args)
+    if command in ("monitor", "demo"):
+        return _monitor(args, demo=command == "demo")
     raise UsageError(f"`callmon {command}` is not available in this build yet")
 
 
@@ -302,6 +308,62 @@ async def _watch_stream(
                     notice(line)
                 reported[health.name] = line
     return EXIT_OK
+
+
+def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
+    """The live monitor, on configured sources or on the in-process simulator."""
+    import platformdirs
+
+    from callmon.runtime import live_session
+    from callmon.tui.app import CallmonApp, Opener
+
+    flt = args.filter if hasattr(args, "filter") and args.filter else ""
+    try:
+        compile_query(flt)
+    except QueryError as exc:
+        raise UsageError(f"--filter: {exc}") from None
+    recent = Path(platformdirs.user_data_dir("callmon")) / "recent-filters.json"
+    if demo:
+        from callmon.demo import make_demo
+
+        world = make_demo(seed=args.seed, calls=args.calls, speed=args.speed)
+        pairs = [(s, world.secrets[s.name]) for s in world.sources]
+
+        def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
+            return live_session(pairs, transport=world.transport(), on_notice=notice)
+
+        title = f"callmon demo · simulator, {args.calls} calls, seed {args.seed}"
+    else:
+        from callmon.history import default_path
+
+        cfg = _selected(_load(args), getattr(args, "source", None))
+        ready, problems = [], []
+        for source in cfg.sources:
+            try:
+                ready.append((source, credentials.resolve(source)))
+            except credentials.MissingSecret as exc:
+                problems.append(str(exc))
+        if not ready:
+            raise ConfigError(problems[0] if problems else f"{cfg.path}: no source can run")
+        if not flt:
+            defaults = {s.filter for s, _ in ready if s.filter}
+            flt = defaults.pop() if len(defaults) == 1 else ""
+
+        def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
+            return live_session(
+                ready,
+                problems=problems,
+                history_path=default_path(),
+                retention_days=cfg.retention_days,
+                tick_hz=cfg.tick_hz,
+                on_notice=notice,
+            )
+
+        title = f"callmon · {cfg.path}"
+    typed_opener: Opener = opener
+    app = CallmonApp(typed_opener, initial_filter=flt, title=title, recent_path=recent)
+    app.run()
+    return EXIT_RUNTIME if app.return_code else EXIT_OK
 
 
 def _simulate(args: argparse.Namespace) -> int:

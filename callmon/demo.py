@@ -24,9 +24,14 @@ class Demo:
 
 
 def make_demo(
-    *, seed: int = 7, calls: int = 300, speed: float = 1.0, faults: list[str] | None = None
+    *,
+    seed: int = 7,
+    calls: int = 300,
+    speed: float = 1.0,
+    faults: list[str] | None = None,
+    clock: Clock | None = None,
 ) -> Demo:
-    scenario = Scenario(seed=seed, calls=calls, clock=Clock(speed=speed))
+    scenario = Scenario(seed=seed, calls=calls, clock=clock or Clock(speed=speed))
     simulator = Simulator(scenario, faults=parse_faults(faults or []))
     sources = demo_sources(scenario, DEMO_URL)
     return Demo(simulator, sources, {s.name: DEMO_SECRETS[s.provider] for s in sources})

@@ -53,6 +53,7 @@ _IS = {
 }
 _EXACT_FIELDS = {"status", "provider", "direction"}
 _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
+_DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _FREE_FIELDS = ("call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
@@ -105,6 +106,9 @@ def _term(token: str) -> Predicate:
 
 
 def _positive(body: str) -> Predicate:
+    dangling = _DANGLING.match(body)
+    if dangling:
+        raise QueryError(f"{body!r}: needs a value after {dangling.group(2)}")
     comparison = _COMPARISON.match(body)
     if comparison and ":" not in comparison.group(1):
         name = _NUM_ALIASES.get(comparison.group(1), comparison.group(1))

@@ -34,9 +34,10 @@ async def live_session(
     retention_days: float = 7.0,
     tick_hz: float = 4.0,
     on_notice: Callable[[str], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[Session]:
     """Open everything, start polling, and close it all (history flushed) on the way out."""
-    store = CallStore()
+    store = CallStore(clock) if clock else CallStore()
     notes = list(problems)
     history: History | None = None
     if history_path is not None:

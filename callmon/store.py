@@ -52,7 +52,8 @@ class StoreStats:
 
 
 class CallStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # when a status change was observed (the timeline's times)
         self.calls: dict[Key, Call] = {}
         self.by_source: dict[str, dict[str, Call]] = {}
         self.timelines: dict[Key, list[StatusEvent]] = {}
@@ -91,7 +92,7 @@ class CallStore:
         if previous is not call.status:
             self.stats.status_changes += 1
             self.timelines.setdefault(key, []).append(
-                StatusEvent(datetime.now(UTC), call.status, call.raw_status, via)
+                StatusEvent(datetime.fromtimestamp(self.clock(), UTC), call.status, call.raw_status, via)
             )
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
         earlier = self._pending.get(key)

@@ -17,6 +17,9 @@ _ESCAPE_SEQUENCE = re.compile(
 )
 # C0 and C1 controls, DEL, and the bidi overrides that can make text read differently than it is.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# What json.dumps(ensure_ascii=False) leaves raw inside strings: it escapes C0 itself, and the only raw C0
+# characters in its output are the indentation's own newlines.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _LINE_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
@@ -43,4 +46,4 @@ def safe_json(value: Any, *, indent: int | None = 2) -> str:
     8-bit CSI \\x9b) and bidi overrides through; those are escaped here too.
     """
     text = json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=False, default=str)
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -94,6 +94,8 @@ def test_queries(query: str, expected: list[str]) -> None:
         ("status:", "needs a value"),
         ("dur:60", "compare numbers"),
         ("to>5", "use to:value"),
+        ("dur>", "needs a value after >"),
+        ("cost>=", "needs a value after >="),
     ],
 )
 def test_query_errors_name_the_term(query: str, message: str) -> None:

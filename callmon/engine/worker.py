@@ -95,6 +95,7 @@ class SourceWorker:
         # With no active calls, lists are only for discovering new ones: a slower pace spends less budget.
         self.discovery_interval = source.interval * 6
         self._next_list = 0.0
+        self._next_full = 0.0
         self._next_poll: dict[str, float] = {}
         self._cdr_tries: dict[str, int] = {}
         self._blocked_until = 0.0
@@ -124,6 +125,7 @@ class SourceWorker:
         self.health.message = ""
         self.health.consecutive_errors = 0
         self._next_list = 0.0
+        self._next_full = 0.0
         self.wake()
 
     # -- budget -----------------------------------------------------------------------------------------------
@@ -208,10 +210,13 @@ class SourceWorker:
         self.health.active = len(active)
         listed: set[str] = set()
         if self.adapter.has_list and now >= self._next_list:
-            async for page in self.adapter.list_calls():
+            full = now >= self._next_full
+            async for page in self.adapter.list_calls(full=full):
                 for call in page:
                     listed.add(call.call_id)
                     self.store.apply(call, "poll")
+            if full:
+                self._next_full = self.clock() + self.discovery_interval
             self._next_list = self.clock() + (
                 self.interval if self._any_active() else self.discovery_interval
             )

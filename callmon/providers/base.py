@@ -118,8 +118,12 @@ class Adapter:
 
     # -- what the engine calls -------------------------------------------------------------------------------
 
-    def list_calls(self) -> AsyncIterator[list[Call]]:
-        """Every call in the configured list scope (campaign, batch, day), one page at a time, to the last."""
+    def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
+        """Every call in the configured list scope (campaign, batch, day), one page at a time, to the last.
+
+        `full=False` asks only for what can still change (live calls), where the provider has such a list;
+        the engine does full scans at the slower discovery pace.
+        """
         raise NotImplementedError
 
     @property

@@ -208,7 +208,7 @@ class CloudAgentAdapter(Adapter):
                     raise
         raise AssertionError("unreachable")
 
-    async def list_calls(self) -> AsyncIterator[list[Call]]:
+    async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         page, seen = 1, 0
         while True:
             body = await self._fetch(page, {})

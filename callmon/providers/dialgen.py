@@ -101,7 +101,7 @@ class DialgenAdapter(Adapter):
     def normalize(self, raw: Mapping[str, Any]) -> Call:
         return normalize(raw, self.source.name)
 
-    async def list_calls(self) -> AsyncIterator[list[Call]]:
+    async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         for batch in self.option("batches") or []:
             body = self.expect_mapping(
                 await self.request("GET", "/api/v1/status/batch", params={"batchId": batch}, kind="batch"),

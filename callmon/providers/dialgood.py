@@ -153,7 +153,7 @@ class DialgoodAdapter(Adapter):
     def has_list(self) -> bool:
         return False  # no list endpoint: the configured campaigns are looked up one by one
 
-    async def list_calls(self) -> AsyncIterator[list[Call]]:
+    async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         return
         yield
 

@@ -165,7 +165,7 @@ class VelipAdapter(Adapter):
         # Only call ids configured: watch those alone; anything else (or nothing) lists a scope.
         return self.option("campaign") is not None or bool(self.option("cpid")) or not self.option("call_ids")
 
-    async def list_calls(self) -> AsyncIterator[list[Call]]:
+    async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         cursor: Any = None
         while True:
             form: dict[str, Any] = {**self._scope(), "maxreg": self.option("page_size")}

@@ -180,9 +180,15 @@ class Scenario:
             talk = ended - answered
             lines = []
             steps = max(2, min(12, int(talk // 6)))
+            agent_turns = (steps + 1) // 2
+            # The agent opens and closes in order; the callee's answers vary from call to call.
+            agent = [*_AGENT_LINES[: agent_turns - 1], _AGENT_LINES[-1]]
             for k in range(steps):
-                role, pool = ("Agent", _AGENT_LINES) if k % 2 == 0 else ("User", _USER_LINES)
-                lines.append((talk * k / steps, role, pool[(k // 2 + index) % len(pool)]))
+                if k % 2 == 0:
+                    role, said = "Agent", agent[k // 2]
+                else:
+                    role, said = "User", _USER_LINES[(k // 2 + index) % len(_USER_LINES)]
+                lines.append((talk * k / steps, role, said))
             transcript = tuple(lines)
         return CallPlan(
             provider=provider,

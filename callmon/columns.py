@@ -1,0 +1,119 @@
+"""The live table's columns: fixed widths, how each cell reads, and how each column sorts. No Textual here.
+
+Widths are part of the schema, never measured from the rows, so adding or changing a row can never shift
+the layout or force a re-measure of 100k rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callmon.model import Call, Status
+
+# Vocabulary order: live states first, then outcomes, so a sort by status groups what needs attention.
+STATUS_ORDER = {status: i for i, status in enumerate(Status)}
+STATUS_GLYPH = {
+    Status.QUEUED: "◌",
+    Status.RINGING: "◔",
+    Status.IN_PROGRESS: "●",
+    Status.COMPLETED: "✔",
+    Status.NO_ANSWER: "∅",
+    Status.BUSY: "⊘",
+    Status.FAILED: "✖",
+    Status.CANCELED: "⊗",
+    Status.UNKNOWN: "?",
+}
+FAILURES = frozenset({Status.FAILED, Status.BUSY, Status.NO_ANSWER, Status.CANCELED})
+
+
+def live_seconds(call: Call, now: float) -> int | None:
+    """Duration to show: the provider's once ended; while live, time since answer (or since dialing)."""
+    if call.status.active:
+        anchor = call.answered_at or call.started_at
+        return None if anchor is None else max(0, int(now - anchor.timestamp()))
+    return call.duration_s
+
+
+def clock_text(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def age_text(call: Call, now: float) -> str:
+    anchor = call.started_at or call.updated_at
+    if anchor is None:
+        return ""
+    seconds = max(0, int(now - anchor.timestamp()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def local_time(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone().strftime("%H:%M:%S")
+
+
+def _newest_first(call: Call) -> float | None:
+    """Age grows as the start time recedes: sorting by age ascending is newest first."""
+    anchor = call.started_at or call.updated_at
+    return None if anchor is None else -anchor.timestamp()
+
+
+def _nullable(value: Any) -> tuple[int, Any]:
+    """Unknown values sort after known ones, whichever way the column sorts."""
+    return (1, 0) if value is None else (0, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    title: str
+    width: int
+    text: Callable[[Call, float], str]
+    sort: Callable[[Call], Any]
+    right: bool = False
+    live: bool = False  # changes with the clock while a call is active
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("status", "STATUS", 13, lambda c, now: f"{STATUS_GLYPH[c.status]} {c.status.value}",
+           lambda c: STATUS_ORDER[c.status]),
+    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), lambda c: _nullable(c.duration_s),
+           right=True, live=True),
+    Column("age", "AGE", 4, age_text, lambda c: _nullable(_newest_first(c)), right=True, live=True),
+    Column("source", "SOURCE", 14, lambda c, now: c.source, lambda c: c.source),
+    Column("id", "CALL ID", 22, lambda c, now: c.call_id, lambda c: c.call_id),
+    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", lambda c: _nullable(c.campaign)),
+    Column("to", "TO", 15, lambda c, now: c.to or "", lambda c: _nullable(c.to)),
+    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), lambda c: _nullable(c.started_at)),
+    Column("cost", "COST", 9,
+           lambda c, now: "" if c.cost is None else f"{c.cost:.2f} {c.currency or ''}".rstrip(),
+           lambda c: _nullable(c.cost), right=True),
+    Column("reason", "REASON", 30, lambda c, now: c.reason or c.raw_status or "",
+           lambda c: _nullable(c.reason or c.raw_status)),
+)  # fmt: skip
+BY_NAME = {c.name: c for c in COLUMNS}
+SEPARATOR = 1
+TOTAL_WIDTH = sum(c.width for c in COLUMNS) + SEPARATOR * (len(COLUMNS) - 1)
+
+
+def fit(text: str, width: int, *, right: bool = False) -> str:
+    """Exactly `width` cells: truncated with an ellipsis, padded."""
+    if len(text) > width:
+        return text[: width - 1] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,298 @@
+"""The live calls table: a Line-API ScrollView that renders only visible rows and refreshes only changed ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+
+from callmon.columns import COLUMNS, SEPARATOR, TOTAL_WIDTH, Column, fit
+from callmon.model import Call, Status
+from callmon.store import Key
+from callmon.view import CallView, ViewDelta
+
+MARK_SECONDS = 2.0
+GUTTER = 2  # a change marker ("+" new, "~" changed, "!" ended) readable without colour
+WIDTH = GUTTER + TOTAL_WIDTH
+
+STATUS_STYLE = {
+    Status.QUEUED: Style(color="bright_black"),
+    Status.RINGING: Style(color="yellow"),
+    Status.IN_PROGRESS: Style(color="bright_cyan", bold=True),
+    Status.COMPLETED: Style(color="green"),
+    Status.NO_ANSWER: Style(color="magenta"),
+    Status.BUSY: Style(color="bright_magenta"),
+    Status.FAILED: Style(color="bright_red", bold=True),
+    Status.CANCELED: Style(color="bright_black", italic=True),
+    Status.UNKNOWN: Style(color="bright_black"),
+}
+MARK_TEXT = {"new": "+", "changed": "~", "ended": "!"}
+MARK_STYLE = {
+    "new": Style(bgcolor="#12361f"),
+    "changed": Style(bgcolor="#2c2a10"),
+    "ended": Style(bgcolor="#2a1a36"),
+}
+CURSOR_STYLE = Style(reverse=True)
+DIM = Style(dim=True)
+
+
+def _cell(column: Column, call: Call, now: float) -> str:
+    return fit(column.text(call, now), column.width, right=column.right)
+
+
+class TableHeader(Widget):
+    """The column titles, scrolled with the table, with the sort column marked. Click a title to sort."""
+
+    DEFAULT_CSS = "TableHeader { height: 1; background: $panel; }"
+
+    @dataclass
+    class SortRequested(Message):
+        column: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.offset_x: int = 0
+        self.sort_column = "started"
+        self.reverse = True
+
+    def set_state(self, scroll_x: int, sort_column: str, reverse: bool) -> None:
+        if (scroll_x, sort_column, reverse) != (self.offset_x, self.sort_column, self.reverse):
+            self.offset_x, self.sort_column, self.reverse = scroll_x, sort_column, reverse
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y:
+            return Strip.blank(self.size.width)
+        segments = [Segment(" " * GUTTER)]
+        bold = Style(bold=True)
+        for i, column in enumerate(COLUMNS):
+            title = column.title
+            if column.name == self.sort_column:
+                title += "▼" if self.reverse else "▲"
+            segments.append(Segment(fit(title, column.width, right=column.right), bold))
+            if i < len(COLUMNS) - 1:
+                segments.append(Segment(" " * SEPARATOR))
+        strip = Strip(segments, WIDTH)
+        return strip.crop_extend(self.offset_x, self.offset_x + self.size.width, None)
+
+    def column_offset(self, name: str) -> int:
+        """Screen x of a column's first cell (at the current horizontal scroll)."""
+        x = GUTTER - self.offset_x
+        for column in COLUMNS:
+            if column.name == name:
+                return x
+            x += column.width + SEPARATOR
+        raise KeyError(name)
+
+    def column_at(self, x: int) -> str | None:
+        x = x + self.offset_x - GUTTER
+        for column in COLUMNS:
+            if 0 <= x < column.width:
+                return column.name
+            x -= column.width + SEPARATOR
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        name = self.column_at(event.x)
+        if name is not None:
+            self.post_message(self.SortRequested(name))
+
+
+class CallTable(ScrollView, can_focus=True):
+    """Shows a CallView. Knows nothing of providers or I/O: it is told about changes and renders."""
+
+    DEFAULT_CSS = """
+    CallTable { height: 1fr; scrollbar-gutter: stable; }
+    CallTable:focus { border: none; }
+    """
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("home,g", "edge(0)", "Top", show=False),
+        Binding("end,G", "edge(1)", "Bottom", show=False),
+        Binding("enter", "select", "Details"),
+    ]
+
+    @dataclass
+    class Selected(Message):
+        key: Key
+
+    @dataclass
+    class CursorMoved(Message):
+        key: Key | None
+
+    def __init__(
+        self, view: CallView, *, clock: Callable[[], float] = time.time, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.view = view
+        self.clock = clock
+        self.cursor_key: Key | None = None
+        self._cursor_fallback = 0
+        self.marks: dict[Key, tuple[float, str]] = {}
+        self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self.virtual_size = Size(WIDTH, len(view))
+
+    # -- geometry ---------------------------------------------------------------------------------------------
+
+    @property
+    def cursor_row(self) -> int:
+        if self.cursor_key is not None:
+            index = self.view.index(self.cursor_key)
+            if index is not None:
+                return index
+        return min(self._cursor_fallback, max(0, len(self.view) - 1))
+
+    def visible_range(self) -> tuple[int, int]:
+        top = round(self.scroll_y)
+        return top, top + self.scrollable_content_region.height
+
+    def _sync_size(self) -> None:
+        size = Size(WIDTH, len(self.view))
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    # -- updates from the app ---------------------------------------------------------------------------------
+
+    def rows_changed(self, delta: ViewDelta, marks: Iterable[tuple[Key, str]] = ()) -> None:
+        """Refresh after a batch was applied to the view: only the visible rows it touched."""
+        now = self.clock()
+        for key, kind in marks:
+            self.marks[key] = (now + MARK_SECONDS, kind)
+        before = self.scroll_y
+        cursor_screen = self._cursor_fallback - round(before)
+        self._sync_size()
+        if delta.moved:
+            if self.cursor_key is not None and self.cursor_key in self.view:
+                # Keep the selected call where it was on screen while rows arrive above it.
+                row = self.cursor_row
+                self._cursor_fallback = row
+                self.scroll_to(y=max(0, row - cursor_screen), animate=False, immediate=True)
+            self.refresh()
+            return
+        self._refresh_keys(delta.changed)
+
+    def _refresh_keys(self, keys: frozenset[Key] | set[Key]) -> None:
+        if not keys:
+            return
+        top, bottom = self.visible_range()
+        for offset, key in enumerate(self.view.keys(top, bottom)):
+            if key in keys:
+                self.refresh_line(top + offset)
+
+    def tick(self) -> None:
+        """Once a second: expire change marks and redraw the visible live cells (durations, ages)."""
+        now = self.clock()
+        expired = {k for k, (until, _) in self.marks.items() if until <= now}
+        for key in expired:
+            del self.marks[key]
+        top, bottom = self.visible_range()
+        for offset, key in enumerate(self.view.keys(top, bottom)):
+            call = self.view.calls.get(key)
+            if key in expired or (call is not None and call.status.active):
+                self.refresh_line(top + offset)
+
+    def reset(self) -> None:
+        """The view was rebuilt (new filter or sort): redraw everything, keep the cursor on its call."""
+        self._sync_size()
+        self._cache.clear()
+        row = self.cursor_row
+        self._cursor_fallback = row
+        self.scroll_to_row(row)
+        self.refresh()
+
+    # -- cursor -----------------------------------------------------------------------------------------------
+
+    def move_to(self, row: int) -> None:
+        n = len(self.view)
+        if n == 0:
+            self.cursor_key = None
+            self._cursor_fallback = 0
+            self.refresh()
+            return
+        row = max(0, min(n - 1, row))
+        old = self.cursor_row
+        self.cursor_key = self.view.key_at(row)
+        self._cursor_fallback = row
+        self.scroll_to_row(row)
+        self.refresh_line(old)
+        self.refresh_line(row)
+        self.post_message(self.CursorMoved(self.cursor_key))
+
+    def scroll_to_row(self, row: int) -> None:
+        self.scroll_to_region(Region(0, row, 1, 1), animate=False, immediate=True, force=True)
+
+    def action_cursor(self, step: int) -> None:
+        self.move_to(self.cursor_row + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 1))
+
+    def action_edge(self, end: int) -> None:
+        self.move_to(len(self.view) - 1 if end else 0)
+
+    def action_select(self) -> None:
+        if len(self.view):
+            key = self.view.key_at(self.cursor_row)
+            self.cursor_key = key
+            self.post_message(self.Selected(key))
+
+    def on_click(self, event: events.Click) -> None:
+        row = round(self.scroll_y) + event.y
+        if 0 <= row < len(self.view):
+            self.move_to(row)
+            if event.chain == 2:
+                self.action_select()
+
+    # -- rendering --------------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        row = round(self.scroll_y) + y
+        if row >= len(self.view):
+            return Strip.blank(width, self.rich_style)
+        key = self.view.key_at(row)
+        call = self.view.calls.get(key)
+        if call is None:
+            return Strip.blank(width, self.rich_style)
+        now = self.clock()
+        mark = self.marks.get(key)
+        mark_kind = mark[1] if mark and mark[0] > now else None
+        selected = row == self.cursor_row and (self.cursor_key is None or self.cursor_key == key)
+        live = int(now) if call.status.active else 0
+        cache_key = (key, id(call), selected, mark_kind, live)
+        strip = self._cache.get(cache_key)
+        if strip is None:
+            strip = self._render_row(call, now, selected, mark_kind)
+            self._cache[cache_key] = strip
+        scroll_x = round(self.scroll_x)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _render_row(self, call: Call, now: float, selected: bool, mark: str | None) -> Strip:
+        base = self.rich_style
+        if mark:
+            base = base + MARK_STYLE[mark]
+        if selected:
+            base = base + CURSOR_STYLE
+        segments = [Segment(f"{MARK_TEXT.get(mark or '', ' ')} ", base)]
+        for i, column in enumerate(COLUMNS):
+            style = base + STATUS_STYLE[call.status] if column.name == "status" else base
+            if column.name in ("age", "started") and not selected:
+                style = style + DIM
+            segments.append(Segment(_cell(column, call, now), style))
+            if i < len(COLUMNS) - 1:
+                segments.append(Segment(" " * SEPARATOR, base))
+        return Strip(segments, WIDTH)

@@ -1,0 +1,262 @@
+"""The monitor driven with Textual's pilot against the simulator, asserting on what the screen shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from callmon.model import Call, Status
+from callmon.tui.screens import DetailScreen, ExportScreen, HelpScreen
+from callmon.tui.table import CallTable, TableHeader
+from callmon.tui.widgets import ErrorLine, HealthBar
+from tests.tui_helpers import build_app, loaded, rows, text_of, wait_until
+
+STATUS_WORDS = (
+    "queued",
+    "ringing",
+    "in-progress",
+    "completed",
+    "no-answer",
+    "busy",
+    "failed",
+    "canceled",
+    "unknown",
+)
+
+
+def status_of(row: str) -> str:
+    return next(word for word in row.split() if word in STATUS_WORDS)
+
+
+def ids(app: object) -> list[str]:
+    """The CALL ID column of the visible rows, read off the rendered text."""
+    from callmon.columns import BY_NAME, COLUMNS, SEPARATOR
+    from callmon.tui.app import CallmonApp
+    from callmon.tui.table import GUTTER
+
+    assert isinstance(app, CallmonApp)
+    start = GUTTER + sum(c.width + SEPARATOR for c in COLUMNS[: COLUMNS.index(BY_NAME["id"])])
+    return [r[start : start + BY_NAME["id"].width].strip() for r in rows(app)]
+
+
+def health_text(app: object) -> str:
+    from callmon.tui.app import CallmonApp
+
+    assert isinstance(app, CallmonApp)
+    return text_of(app.query_one("#health", HealthBar))
+
+
+async def test_rows_appear_with_health_and_counts(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        shown = rows(app)
+        assert len(shown) > 10
+        assert all(status_of(r) for r in shown)
+        text = health_text(app)
+        assert "sim-vobiz ok" in text and "shown of" in text
+
+
+async def test_filter_as_you_type_and_invalid_keeps_the_table(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"status:failed,busy")
+        await pilot.pause(0.1)
+        filtered = ids(app)
+        assert filtered and {status_of(r) for r in rows(app)} <= {"failed", "busy"}
+        await pilot.press(*"x")  # now "busyx": not a status
+        await pilot.pause(0.1)
+        error = app.query_one("#filter-error", ErrorLine)
+        assert error.display and "unknown status 'busyx'" in text_of(error)
+        assert ids(app) == filtered, "an invalid filter leaves the table as it was"
+        await pilot.press("backspace", "enter")
+        assert not error.display
+        assert app.focused is app.query_one("#table", CallTable)
+        assert app.recent[-1] == "status:failed,busy"
+        saved = tmp_path / "recent.json"
+        await wait_until(pilot, saved.exists)
+        assert json.loads(saved.read_text()) == ["status:failed,busy"]
+
+
+async def test_recent_filters_recall_with_up(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        for query in ("provider:velip", "is:ended"):
+            await pilot.press("slash", "ctrl+a", "ctrl+k", *query, "enter")
+        await pilot.press("slash", "ctrl+a", "ctrl+k", "up")
+        assert app.query_one("#filter").value == "is:ended"  # type: ignore[attr-defined]
+        await pilot.press("up")
+        assert app.query_one("#filter").value == "provider:velip"  # type: ignore[attr-defined]
+
+
+async def test_sort_by_key_and_header_click_reversible(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("4")  # SOURCE, ascending
+        keys = [app.view.calls[k].source for k in app.view.keys(0, len(app.view))]
+        assert keys == sorted(keys)
+        assert "SOURCE▲" in app.query_one("#table-header", TableHeader).render_line(0).text
+        await pilot.press("4")
+        keys = [app.view.calls[k].source for k in app.view.keys(0, len(app.view))]
+        assert keys == sorted(keys, reverse=True)
+        header = app.query_one("#table-header", TableHeader)
+        await pilot.click("#table-header", offset=(header.column_offset("id") + 1, 0))
+        assert app.view.sort_column == "id" and "CALL ID▲" in header.render_line(0).text
+
+
+async def test_cursor_stays_on_its_call_through_filter_and_back(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("p")  # hold live changes so the rows stand still for the assertions
+        await pilot.press("down", "down", "down")
+        table = app.query_one("#table", CallTable)
+        key = table.cursor_key
+        assert key is not None
+        call = app.view.calls[key]
+        other = "dialgen" if call.provider != "dialgen" else "velip"
+        await pilot.press("slash", *f"provider:{other}")
+        await pilot.pause(0.1)
+        assert key not in app.view
+        await pilot.press("ctrl+a", "ctrl+k", "escape")
+        await pilot.pause(0.1)
+        assert table.cursor_key == key and table.cursor_row == app.view.index(key)
+        selected = table.render_line(table.cursor_row - round(table.scroll_y)).text
+        assert call.call_id[:20] in selected
+
+
+async def test_detail_screen_shows_cdr_raw_json_and_timeline(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"provider:vobiz is:ended", "enter")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        call = app.view.calls[screen.key]
+        raw = text_of(screen.query_one("#payload"))
+        assert f'"uuid": "{call.call_id}"' in raw and '"hangup_cause_code"' in raw
+        cdr = text_of(screen.query_one("#cdr"))
+        assert call.call_id in cdr and call.status.value in cdr
+        assert call.status.value in text_of(screen.query_one("#timeline"))
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_live_dialgood_transcript_grows_in_the_detail_screen(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path, speed=4.0, calls=60)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"provider:dialgood status:in-progress", "enter")
+        await wait_until(pilot, lambda: len(app.view) > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        first = len(screen.call.transcript)
+        await wait_until(pilot, lambda: len(screen.call.transcript) > first or screen.call.ended, 15)
+        assert "agent:" in text_of(screen.query_one("#transcript")).lower()
+
+
+async def test_pause_holds_changes_and_counts_them(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path, speed=20.0)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("p")
+        frozen = [status_of(r) for r in rows(app)]
+        keys = app.view.all_keys()
+        await wait_until(pilot, lambda: len(app.held) >= 3, 15)
+        assert "PAUSED +" in health_text(app)
+        assert app.view.all_keys() == keys and [status_of(r) for r in rows(app)] == frozen
+        total_before = len(app.view)
+        await pilot.press("p")
+        assert not app.held and "PAUSED" not in health_text(app)
+        assert len(app.view) >= total_before
+
+
+async def test_failures_only_and_jump_to_next_failure(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("n")
+        table = app.query_one("#table", CallTable)
+        assert table.cursor_key is not None
+        assert app.view.calls[table.cursor_key].status in (
+            Status.FAILED,
+            Status.BUSY,
+            Status.NO_ANSWER,
+            Status.CANCELED,
+        )
+        await pilot.press("f")
+        assert {status_of(r) for r in rows(app)} <= {"failed", "busy", "no-answer", "canceled"}
+        assert "failures only" in health_text(app)
+        await pilot.press("f")
+        assert "failures only" not in health_text(app)
+
+
+async def test_export_what_is_shown(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"provider:velip", "enter", "p")
+        expected = {app.view.calls[k].call_id for k in app.view.all_keys()}
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        target = tmp_path / "out.json"
+        await pilot.press("ctrl+a", "ctrl+k", *str(target), "enter")
+        await wait_until(pilot, target.exists)
+        await pilot.pause(0.2)
+    records = json.loads(target.read_text())
+    assert {r["call_id"] for r in records} == expected
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_help_and_command_palette_cover_the_actions(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Filter language" in text_of(app.screen.query_one("Static"))
+        await pilot.press("escape")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Filter", "Pause / resume display", "Failures only", "Next failure", "Export", "Call details",
+                "Keys and filter language", "Sort by status"} <= titles  # fmt: skip
+
+
+async def test_hostile_payload_is_shown_inert(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        evil = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202eboom"
+        call = Call("sim-vobiz", "vobiz", "evil-1", Status.FAILED, reason=evil, to=evil, campaign=evil,
+                    raw={"hangup_cause": evil, "nested": [evil]})  # fmt: skip
+        assert app.session is not None
+        app.session.store.apply(call)
+        await pilot.press("slash", *"id:evil-1", "enter")
+        await wait_until(pilot, lambda: len(app.view) == 1)
+        shown = "".join(rows(app))
+        for bad in ("\x1b", "\x9b", "\x07", "\u202e"):
+            assert bad not in shown
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        screen = app.screen
+        for widget in ("#payload", "#cdr"):
+            rendered = text_of(screen.query_one(widget))
+            for bad in ("\x1b", "\x9b", "\x07", "\u202e"):
+                assert bad not in rendered
+        assert "\\u001b" in text_of(screen.query_one("#payload"))
+
+
+async def test_works_at_80x24(tmp_path: Path) -> None:
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        assert len(rows(app)) >= 15
+        assert "5 sources: 5 ok" in health_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
