@@ -6,10 +6,12 @@ the layout or force a re-measure of 100k rows.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from callmon.model import Call, Status
@@ -70,9 +72,12 @@ def _newest_first(call: Call) -> float | None:
     return None if anchor is None else -anchor.timestamp()
 
 
-def _nullable(value: Any) -> tuple[int, Any]:
-    """Unknown values sort after known ones, whichever way the column sorts."""
-    return (1, 0) if value is None else (0, value)
+Entry = tuple[Any, ...]
+EntryOf = Callable[[Call, tuple[str, str]], Entry]
+# Unknown values become a sentinel of the column's own type, so every row is (value, key) with values of
+# one type: CPython then compares them on its fast homogeneous path, several times quicker than mixed
+# tuples. The sentinel sorts last on screen whichever way the order is read.
+_NULL = {"text": ("\U0010ffff", ""), "number": (math.inf, -math.inf)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +86,56 @@ class Column:
     title: str
     width: int
     text: Callable[[Call, float], str]
-    sort: Callable[[Call], Any]
+    value: Callable[[Call], Any]  # what it sorts by (text or float); None where unknown
+    kind: str  # "text" or "number": the type of `value`
+    attr: str | None = None  # when `value` is a plain attribute: read with attrgetter, quicker in bulk
     right: bool = False
     live: bool = False  # changes with the clock while a call is active
+
+    def entry(self, reverse: bool) -> EntryOf:
+        """A call's row in the sorted lists: (value, key), key last."""
+        value = self.value
+        null = _NULL[self.kind][1 if reverse else 0]
+
+        def entry(call: Call, key: tuple[str, str]) -> Entry:
+            v = value(call)
+            return (null if v is None else v, key)
+
+        return entry
+
+    def entries(self, calls: Mapping[tuple[str, str], Call], reverse: bool) -> list[Entry]:
+        """Every call's row, in one comprehension (the per-call cost is what sort time is made of)."""
+        null = _NULL[self.kind][1 if reverse else 0]
+        get = attrgetter(self.attr) if self.attr else self.value
+        return [(null if (v := get(c)) is None else v, k) for k, c in calls.items()]
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", "STATUS", 13, lambda c, now: f"{STATUS_GLYPH[c.status]} {c.status.value}",
-           lambda c: STATUS_ORDER[c.status]),
-    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), lambda c: _nullable(c.duration_s),
-           right=True, live=True),
-    Column("age", "AGE", 4, age_text, lambda c: _nullable(_newest_first(c)), right=True, live=True),
-    Column("source", "SOURCE", 14, lambda c, now: c.source, lambda c: c.source),
-    Column("id", "CALL ID", 22, lambda c, now: c.call_id, lambda c: c.call_id),
-    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", lambda c: _nullable(c.campaign)),
-    Column("to", "TO", 15, lambda c, now: c.to or "", lambda c: _nullable(c.to)),
-    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), lambda c: _nullable(c.started_at)),
+           lambda c: float(STATUS_ORDER[c.status]), "number"),
+    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), lambda c: _float(c.duration_s),
+           "number", right=True, live=True),
+    Column("age", "AGE", 4, age_text, _newest_first, "number", right=True, live=True),
+    Column("source", "SOURCE", 14, lambda c, now: c.source, lambda c: c.source, "text", attr="source"),
+    Column("id", "CALL ID", 22, lambda c, now: c.call_id, lambda c: c.call_id, "text", attr="call_id"),
+    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", lambda c: c.campaign, "text",
+           attr="campaign"),
+    Column("to", "TO", 15, lambda c, now: c.to or "", lambda c: c.to, "text", attr="to"),
+    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), lambda c: _timestamp(c.started_at),
+           "number"),
     Column("cost", "COST", 9,
            lambda c, now: "" if c.cost is None else f"{c.cost:.2f} {c.currency or ''}".rstrip(),
-           lambda c: _nullable(c.cost), right=True),
+           lambda c: _float(c.cost), "number", right=True),
     Column("reason", "REASON", 30, lambda c, now: c.reason or c.raw_status or "",
-           lambda c: _nullable(c.reason or c.raw_status)),
+           lambda c: c.reason or c.raw_status, "text"),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COLUMNS}
 SEPARATOR = 1

@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
@@ -110,9 +109,7 @@ class History:
                 state = Status(status)
             except ValueError:
                 state = Status.UNKNOWN
-            timelines.setdefault((source, call_id), []).append(
-                StatusEvent(datetime.fromtimestamp(at, UTC), state, raw_status, via)
-            )
+            timelines.setdefault((source, call_id), []).append(StatusEvent(at, state, raw_status, via))
         count = 0
         for source, call_id, record in self._db.execute("SELECT source, call_id, record FROM calls"):
             if sources is not None and source not in sources:
@@ -134,7 +131,7 @@ class History:
             "SELECT at, status, raw_status, via FROM events WHERE source = ? AND call_id = ? ORDER BY at",
             (source, call_id),
         )
-        return [StatusEvent(datetime.fromtimestamp(at, UTC), Status(s), r, v) for at, s, r, v in rows]
+        return [StatusEvent(at, Status(s), r, v) for at, s, r, v in rows]
 
     # -- writing ----------------------------------------------------------------------------------------------
 

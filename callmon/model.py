@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import json
+import sys
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +87,11 @@ class Call:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        # A few values repeat across thousands of calls; parsed payloads give each call its own copy.
+        for f in _SHARED_FIELDS:
+            value = getattr(self, f)
+            if type(value) is str:
+                object.__setattr__(self, f, sys.intern(value))
         for f in _STR_FIELDS:
             value = getattr(self, f)
             if value is not None and not value.isprintable():
@@ -102,6 +110,8 @@ class Call:
             value = getattr(self, f)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{f} must be timezone-aware")
+        if self.updated_at is not None and self.updated_at == self.ended_at:
+            object.__setattr__(self, "updated_at", self.ended_at)  # one object, not two equal ones
 
     @property
     def key(self) -> tuple[str, str]:
@@ -125,14 +135,190 @@ class Call:
                 value = value.value
             out[name] = value
         if include_raw:
-            out["raw"] = self.raw
+            out["raw"] = dict(self.raw)
         return out
 
 
 _STR_FIELDS = tuple(
     f.name for f in fields(Call) if f.type in ("str", "str | None") and f.name not in ("provider", "status")
 )
+_SHARED_FIELDS = ("source", "campaign", "raw_status", "reason", "direction", "currency")
 _TIME_FIELDS = tuple(f.name for f in fields(Call) if f.type == "datetime | None")
+
+
+# A preset zlib dictionary: the providers' documented field names and common values. Most of a CDR's bytes
+# are its keys, which then cost a back-reference each. Payloads are packed only in memory (history keeps
+# plain JSON), so this may change freely between versions.
+_FIELDS = [
+    "account_id",
+    "answer_time",
+    "billsec",
+    "bridge_uuid",
+    "call_direction",
+    "caller_id_name",
+    "caller_id_number",
+    "campaign_id",
+    "carrier_ip",
+    "codec",
+    "context",
+    "cost",
+    "created_at",
+    "currency",
+    "customer_endpoint",
+    "destination_number",
+    "duration",
+    "end_time",
+    "failure_code",
+    "failure_reason",
+    "hangup_cause",
+    "hangup_cause_code",
+    "hangup_cause_name",
+    "hangup_disposition",
+    "hangup_source",
+    "id",
+    "jitter",
+    "mos",
+    "network_addr",
+    "origination_region",
+    "packet_loss",
+    "progress_time",
+    "region",
+    "ring_time",
+    "sip_call_id",
+    "sip_user_agent",
+    "start_time",
+    "streaming_cost",
+    "terminated_to",
+    "total_cost",
+    "trunk_id",
+    "updated_at",
+    "uuid",
+    "call_status",
+    "call_uuid",
+    "direction",
+    "from",
+    "to",
+    "session_start",
+    "request_uuid",
+    "api_id",
+    "caller_name",
+    "cd_id",
+    "cd_status",
+    "cd_amdasw",
+    "cp_id",
+    "cpid",
+    "ctid",
+    "origin",
+    "dest",
+    "date",
+    "time_dial",
+    "time_start",
+    "time_end",
+    "dur",
+    "resp_1",
+    "resp_2",
+    "resp_3",
+    "route",
+    "rate",
+    "value",
+    "cdr_url",
+    "cdr_sec",
+    "campaignId",
+    "conversationId",
+    "callId",
+    "status",
+    "rawStatus",
+    "callDuration",
+    "actualDuration",
+    "sip_status",
+    "sip_reason",
+    "timestamp",
+    "data",
+    "callStatus",
+    "transcript",
+    "entries",
+    "role",
+    "text",
+    "startTime",
+    "phoneNumber",
+    "contactId",
+    "batchId",
+    "error",
+    "recordingUrl",
+    "endTime",
+    "summary",
+    "event",
+    "transcription",
+    "content",
+    "UCID",
+    "CallID",
+    "CampaignName",
+    "Type",
+    "CallerID",
+    "DialedNumber",
+    "StartTime",
+    "EndTime",
+    "Duration",
+    "TalkTime",
+    "Status",
+    "DialStatus",
+    "CustomerDialStatus",
+    "AgentDialStatus",
+    "HangupBy",
+    "Disposition",
+    "CallAudio",
+    "DialCount",
+]
+_ZDICT = (
+    ",".join(f'"{name}":' for name in _FIELDS)
+    + ',null,true,false,"outbound","inbound","NORMAL_CLEARING","Normal Hangup","send_bye","INR","+91","2026-'
+).encode()
+
+
+class PackedPayload(Mapping[str, Any]):
+    """A provider payload kept as compressed JSON: a raw CDR is 1-4 KB as a dict, a few hundred bytes here.
+
+    It is read only when someone looks (the detail screen, `--raw`), so decoding on each access is cheap
+    where it matters; 100k calls held as dicts would cost hundreds of megabytes.
+    """
+
+    __slots__ = ("_blob",)
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob = blob
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> PackedPayload:
+        if isinstance(payload, PackedPayload):
+            return payload
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+        packer = zlib.compressobj(6, zdict=_ZDICT)
+        return cls(packer.compress(text.encode("utf-8")) + packer.flush())
+
+    def unpack(self) -> dict[str, Any]:
+        unpacker = zlib.decompressobj(zdict=_ZDICT)
+        value = json.loads(unpacker.decompress(self._blob) + unpacker.flush())
+        return value if isinstance(value, dict) else {"payload": value}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.unpack()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.unpack())
+
+    def __len__(self) -> int:
+        return len(self.unpack())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedPayload):
+            return self._blob == other._blob
+        return isinstance(other, Mapping) and self.unpack() == dict(other)
+
+    def __hash__(self) -> int:
+        return hash(self._blob)
+
+    def __repr__(self) -> str:
+        return f"PackedPayload({len(self._blob)} bytes)"
 
 
 def iso(value: datetime) -> str:

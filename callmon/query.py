@@ -14,6 +14,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from callmon.model import ACTIVE, ENDED, Call, Status
 
@@ -55,6 +56,7 @@ _EXACT_FIELDS = {"status", "provider", "direction"}
 _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
 _DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_MEMO_LIMIT = 50_000
 _FREE_FIELDS = ("call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
 PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
@@ -93,6 +95,9 @@ def compile_query(text: str | None) -> Query:
         return Query(text, None)
     if len(predicates) == 1:
         return Query(text, predicates[0])
+    if len(predicates) == 2:
+        first, second = predicates
+        return Query(text, lambda c, now: first(c, now) and second(c, now))
     return Query(text, lambda c, now: all(p(c, now) for p in predicates))
 
 
@@ -152,13 +157,22 @@ def _field(name: str, value: str, body: str) -> Predicate:
             if "*" not in v and v.lower() not in PROVIDERS:
                 raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(PROVIDERS)})")
     matchers = [_matcher(v, exact=name in _EXACT_FIELDS) for v in values]
+    single = matchers[0] if len(matchers) == 1 else None
+    get = attrgetter(attr)
+    # Field values repeat (statuses, sources, campaigns): remember each distinct value's answer.
+    memo: dict[object, bool] = {}
 
     def predicate(call: Call, now: float) -> bool:
-        field = getattr(call, attr)
+        field = get(call)
         if field is None:
             return False
-        text = str(field).lower()
-        return any(m(text) for m in matchers)
+        answer = memo.get(field)
+        if answer is None:
+            text = str(field).lower()
+            answer = single(text) if single is not None else any(m(text) for m in matchers)
+            if len(memo) < _MEMO_LIMIT:
+                memo[field] = answer
+        return answer
 
     return predicate
 
@@ -174,6 +188,11 @@ def _matcher(value: str, *, exact: bool) -> Callable[[str], bool]:
 
 
 def _free(word: str) -> Predicate:
+    name = word.lower()
+    if name in TEXT_FIELDS or name in NUMERIC_FIELDS or name == "is":
+        # Half-typed "status:..." (the table would flash empty on the way to a field term).
+        raise QueryError(f"{word!r} is a field name: add ':' and a value" if name not in NUMERIC_FIELDS
+                         else f"{word!r} is a field: compare it, e.g. {name}>60")  # fmt: skip
     match = _matcher(word, exact=False)
 
     def predicate(call: Call, now: float) -> bool:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from callmon.model import Call, Status
+from callmon.model import Call, PackedPayload, Status
 
 Key = tuple[str, str]
 Via = Literal["poll", "push", "history"]
@@ -24,11 +23,10 @@ _MERGED = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StatusEvent:
-    """One step of a call's status timeline."""
+class StatusEvent(NamedTuple):
+    """One step of a call's status timeline (a tuple: there is one per call and status change)."""
 
-    at: datetime
+    at: float  # epoch seconds
     status: Status
     raw_status: str | None
     via: Via
@@ -55,14 +53,12 @@ class CallStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # when a status change was observed (the timeline's times)
         self.calls: dict[Key, Call] = {}
-        self.by_source: dict[str, dict[str, Call]] = {}
-        self.timelines: dict[Key, list[StatusEvent]] = {}
-        self.vias: dict[Key, Via] = {}
+        self.timelines: dict[Key, tuple[StatusEvent, ...]] = {}
+        # Per source, the ids of calls still queued, ringing or in progress: what pollers care about.
+        self.active: dict[str, set[str]] = {}
         self.stats = StoreStats()
         self._pending: dict[Key, Change] = {}
         self._subscribers: list[Callable[[list[Change]], None]] = []
-        # Time an update first entered the store, per pending key: subscribers can measure lag from it.
-        self.first_seen: dict[Key, float] = {}
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -84,24 +80,22 @@ class CallStore:
             if call == old:
                 self.stats.dropped_noop += 1
                 return None
+        if call.raw and not isinstance(call.raw, PackedPayload):
+            call = call.with_changes(raw=PackedPayload.of(call.raw))
         self.stats.applied += 1
         self.calls[key] = call
-        self.by_source.setdefault(key[0], {})[key[1]] = call
-        self.vias[key] = via
+        self._track_active(call)
         previous = old.status if old is not None else None
         if previous is not call.status:
             self.stats.status_changes += 1
-            self.timelines.setdefault(key, []).append(
-                StatusEvent(datetime.fromtimestamp(self.clock(), UTC), call.status, call.raw_status, via)
-            )
+            event = StatusEvent(self.clock(), call.status, call.raw_status, via)
+            self.timelines[key] = (*self.timelines.get(key, ()), event)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
         earlier = self._pending.get(key)
         if earlier is not None:
             # Fold into the pending change: keep the oldest "previous" and the strongest kind.
             kind = "new" if earlier.kind == "new" else ("ended" if "ended" in (kind, earlier.kind) else kind)
             previous = earlier.previous
-        else:
-            self.first_seen[key] = time.perf_counter()
         change = Change(key, call, previous, kind, via)
         self._pending[key] = change
         return change
@@ -109,12 +103,28 @@ class CallStore:
     def apply_many(self, calls: Iterable[Call], via: Via = "poll") -> int:
         return sum(1 for call in calls if self.apply(call, via) is not None)
 
-    def load(self, call: Call, timeline: list[StatusEvent]) -> None:
+    def load(self, call: Call, timeline: Iterable[StatusEvent]) -> None:
         """Put back a call from history, without announcing it as a change."""
+        if call.raw and not isinstance(call.raw, PackedPayload):
+            call = call.with_changes(raw=PackedPayload.of(call.raw))
         self.calls[call.key] = call
-        self.by_source.setdefault(call.source, {})[call.call_id] = call
-        self.timelines[call.key] = timeline
-        self.vias[call.key] = "history"
+        self._track_active(call)
+        self.timelines[call.key] = tuple(timeline)
+
+    def _track_active(self, call: Call) -> None:
+        ids = self.active.setdefault(call.source, set())
+        if call.status.active:
+            ids.add(call.call_id)
+        else:
+            ids.discard(call.call_id)
+
+    def via(self, key: Key) -> Via | None:
+        """How the call's last status change arrived."""
+        timeline = self.timelines.get(key)
+        return timeline[-1].via if timeline else None
+
+    def source_calls(self, source: str) -> Mapping[str, Call]:
+        return _SourceCalls(self.calls, source)
 
     # -- delivering batches -----------------------------------------------------------------------------------
 
@@ -133,8 +143,6 @@ class CallStore:
     def deliver(self, batch: list[Change]) -> None:
         for callback in list(self._subscribers):
             callback(batch)
-        for change in batch:
-            self.first_seen.pop(change.key, None)
 
     def flush(self) -> list[Change]:
         """Take the pending batch and hand it to every subscriber."""
@@ -177,3 +185,23 @@ def _merge(old: Call, new: Call) -> Call:
     if new.status is Status.UNKNOWN and old.status is not Status.UNKNOWN and not old.status.active:
         keep["status"] = old.status
     return new.with_changes(**keep) if keep else new
+
+
+class _SourceCalls(Mapping[str, Call]):
+    """One source's calls by call id, read through the store (no second index to keep in step)."""
+
+    def __init__(self, calls: dict[Key, Call], source: str) -> None:
+        self._calls = calls
+        self._source = source
+
+    def __getitem__(self, call_id: str) -> Call:
+        return self._calls[(self._source, call_id)]
+
+    def __contains__(self, call_id: object) -> bool:
+        return (self._source, call_id) in self._calls
+
+    def __iter__(self) -> Iterator[str]:
+        return (cid for src, cid in self._calls if src == self._source)
+
+    def __len__(self) -> int:
+        return sum(1 for src, _ in self._calls if src == self._source)

@@ -1,14 +1,18 @@
 """The filtered, sorted view of the store that the live table shows. No Textual here.
 
-It is updated incrementally from change batches: a change that keeps a row's sort position costs a dict
-lookup; one that moves it costs two O(log n) operations on a SortedList. A new filter or sort rebuilds it
-in one pass over the store.
+A master SortedList holds every call in the current sort order and is kept up to date change by change
+(a change that keeps its position costs one key computation; one that moves costs two O(log n) steps).
+A filter is a second, smaller SortedList picked out of the master in order, so filtering never sorts and
+clearing a filter costs nothing. A new sort rebuilds the master in one pass.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +22,24 @@ from callmon.columns import BY_NAME, FAILURES
 from callmon.model import Call, Status
 from callmon.query import Query, compile_query
 from callmon.store import Change, Key
+
+
+@contextlib.contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic GC while 100k row tuples are built, then freeze what exists.
+
+    Otherwise every few hundred allocations trigger a collection, and the full ones walk every live call:
+    that doubles a sort and lands a pause in the next frame. Calls and rows are long-lived and hold no
+    cycles; frozen, they are still freed by reference counting when replaced, only never scanned.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,130 +53,210 @@ class ViewDelta:
 class CallView:
     def __init__(
         self,
-        calls: Mapping[Key, Call],
+        calls: Mapping[Key, Call] | None = None,
         *,
         sort: str = "started",
         reverse: bool = True,
         query: Query | None = None,
         failures_only: bool = False,
     ) -> None:
-        self.calls = calls
+        # The view's own copy: each call as of the last batch applied, so the sorted lists always agree with
+        # it, whatever the store has taken in since (and a paused display simply stops applying batches).
+        self.calls: dict[Key, Call] = dict(calls or {})
         self.sort_column = sort
         self.reverse = reverse
         self.query = query or compile_query("")
         self.failures_only = failures_only
-        self._rows: SortedList = SortedList()
-        self._pos: dict[Key, Any] = {}  # shown key -> its sort value
-        self._status: dict[Key, Status] = {}  # shown key -> status counted in `counts`
-        self.counts: Counter[Status] = Counter()
+        self._entry = BY_NAME[sort].entry(reverse)
+        self._master: SortedList = SortedList()
+        self._shown: SortedList | None = None  # None: no filter, the master is what is shown
+        self._shown_keys: set[Key] = set()
+        self._all_counts: Counter[Status] = Counter()
+        self._shown_counts: Counter[Status] = Counter()
         self.rebuild()
 
     # -- reading ----------------------------------------------------------------------------------------------
+
+    @property
+    def filtered(self) -> bool:
+        return self._shown is not None
+
+    @property
+    def _rows(self) -> SortedList:
+        return self._master if self._shown is None else self._shown
+
+    @property
+    def counts(self) -> Counter[Status]:
+        """Calls shown, by status."""
+        return self._all_counts if self._shown is None else self._shown_counts
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def __contains__(self, key: Key) -> bool:
-        return key in self._pos
+        if self._shown is None:
+            return key in self.calls
+        return key in self._shown_keys
 
     def key_at(self, index: int) -> Key:
-        i = len(self._rows) - 1 - index if self.reverse else index
-        return self._rows[i][1]  # type: ignore[no-any-return]
+        rows = self._rows
+        i = len(rows) - 1 - index if self.reverse else index
+        return rows[i][-1]  # type: ignore[no-any-return]
 
     def keys(self, start: int, stop: int) -> list[Key]:
         """Keys of rows [start, stop) in display order."""
-        n = len(self._rows)
+        rows = self._rows
+        n = len(rows)
         start, stop = max(0, start), min(n, stop)
         if start >= stop:
             return []
         if self.reverse:
-            return [row[1] for row in reversed(self._rows[n - stop : n - start])]
-        return [row[1] for row in self._rows[start:stop]]
+            return [row[-1] for row in reversed(rows[n - stop : n - start])]
+        return [row[-1] for row in rows[start:stop]]
 
     def index(self, key: Key) -> int | None:
-        value = self._pos.get(key)
-        if value is None:
+        call = self.calls.get(key)
+        if call is None or key not in self:
             return None
-        i = self._rows.index((value, key))
-        return len(self._rows) - 1 - i if self.reverse else int(i)
+        rows = self._rows
+        try:
+            i = rows.index(self._entry(call, key))
+        except ValueError:
+            return None
+        return len(rows) - 1 - i if self.reverse else int(i)
 
     def all_keys(self) -> list[Key]:
         return self.keys(0, len(self))
 
-    # -- changing what is shown -------------------------------------------------------------------------------
+    # -- what is shown ----------------------------------------------------------------------------------------
 
-    def _matches(self, call: Call) -> bool:
-        if self.failures_only and call.status not in FAILURES:
-            return False
-        return self.query(call)
+    def _matcher(self) -> Any:
+        """The filter as one predicate over a call, or None when nothing is filtered out."""
+        query, failures = self.query, self.failures_only
+        if query.empty and not failures:
+            return None
+        now = time.time()
+        predicate = query.predicate
+        if predicate is None:
+            return lambda call: call.status in FAILURES
+        if not failures:
+            return lambda call: predicate(call, now)
+        return lambda call: call.status in FAILURES and predicate(call, now)
 
-    def _sort_value(self, call: Call) -> Any:
-        return _last(BY_NAME[self.sort_column].sort(call), self.reverse)
+    def load(self, calls: Mapping[Key, Call]) -> None:
+        """Start over from a snapshot of the store."""
+        self.calls = dict(calls)
+        self.rebuild()
 
     def rebuild(self) -> None:
-        sort = BY_NAME[self.sort_column].sort
-        reverse = self.reverse
-        query = self.query
-        failures = self.failures_only
-        rows = []
-        pos: dict[Key, Any] = {}
-        status: dict[Key, Status] = {}
-        for key, call in self.calls.items():
-            if failures and call.status not in FAILURES:
-                continue
-            if not query(call):
-                continue
-            value = _last(sort(call), reverse)
-            rows.append((value, key))
-            pos[key] = value
-            status[key] = call.status
-        self._rows = SortedList(rows)
-        self._pos = pos
-        self._status = status
-        self.counts = Counter(status.values())
+        """Re-sort everything (a new sort, or a new set of calls) and re-apply the filter."""
+        with _bulk():
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        column = BY_NAME[self.sort_column]
+        self._entry = column.entry(self.reverse)
+        self._master = SortedList(column.entries(self.calls, self.reverse))
+        self._all_counts = Counter(call.status for call in self.calls.values())
+        self._refilter()
+
+    def _refilter(self) -> None:
+        with _bulk():
+            self._pick()
+
+    def _pick(self) -> None:
+        match = self._matcher()
+        if match is None:
+            self._shown = None
+            self._shown_keys = set()
+            self._shown_counts = Counter()
+            return
+        calls = self.calls
+        keys = {key for key, call in calls.items() if match(call)}
+        if len(keys) * 4 < len(calls):
+            # A selective filter: sorting the few rows it keeps beats walking the whole master.
+            entry = self._entry
+            self._shown = SortedList([entry(calls[key], key) for key in keys])
+        else:
+            # The master is in order already: picking rows out of it keeps them in order, nothing to sort.
+            self._shown = SortedList([row for row in self._master if row[-1] in keys])
+        self._shown_keys = keys
+        self._shown_counts = Counter(calls[key].status for key in keys)
 
     def set_query(self, query: Query) -> None:
         self.query = query
-        self.rebuild()
+        self._refilter()
 
     def set_failures_only(self, on: bool) -> None:
         self.failures_only = on
-        self.rebuild()
+        self._refilter()
 
     def set_sort(self, column: str, reverse: bool) -> None:
         if column not in BY_NAME:
             raise KeyError(column)
         self.sort_column, self.reverse = column, reverse
-        self.rebuild()
+        with _bulk():
+            self._resort()
+
+    def _resort(self) -> None:
+        col = BY_NAME[self.sort_column]
+        reverse = self.reverse
+        self._entry = entry = col.entry(reverse)
+        self._master = SortedList(col.entries(self.calls, reverse))
+        if self._shown is not None:
+            calls = self.calls
+            self._shown = SortedList([entry(calls[k], k) for k in self._shown_keys])
+
+    # -- changes ----------------------------------------------------------------------------------------------
 
     def apply(self, changes: Iterable[Change]) -> ViewDelta:
         changed: set[Key] = set()
         moved = False
+        entry = self._entry
+        match = self._matcher()
+        master, shown, shown_keys = self._master, self._shown, self._shown_keys
+        calls = self.calls
         for change in changes:
-            key, call = change.key, self.calls.get(change.key, change.call)
-            old = self._pos.get(key)
-            if self._matches(call):
-                value = self._sort_value(call)
-                if old is None:
-                    self._rows.add((value, key))
-                    moved = True
-                elif value != old:
-                    self._rows.remove((old, key))
-                    self._rows.add((value, key))
-                    moved = True
-                self._pos[key] = value
-                previous = self._status.get(key)
-                if previous is not call.status:
-                    if previous is not None:
-                        self.counts[previous] -= 1
-                    self.counts[call.status] += 1
-                    self._status[key] = call.status
-                changed.add(key)
-            elif old is not None:
-                self._rows.remove((old, key))
-                del self._pos[key]
-                self.counts[self._status.pop(key)] -= 1
+            key, call = change.key, change.call
+            before = calls.get(key)
+            calls[key] = call
+            new_row = entry(call, key)
+            if before is None:
+                master.add(new_row)
                 moved = True
+            else:
+                old_row = entry(before, key)
+                if old_row != new_row:
+                    master.remove(old_row)
+                    master.add(new_row)
+                    moved = True
+                self._all_counts[before.status] -= 1
+            self._all_counts[call.status] += 1
+            if shown is None:
+                changed.add(key)
+                continue
+            was = key in shown_keys
+            now = match(call)
+            if was:
+                old_row = entry(before, key) if before is not None else new_row
+                self._shown_counts[before.status if before is not None else call.status] -= 1
+                if not now:
+                    shown.remove(old_row)
+                    shown_keys.discard(key)
+                    moved = True
+                    continue
+                if old_row != new_row:
+                    shown.remove(old_row)
+                    shown.add(new_row)
+                    moved = True
+            elif now:
+                shown.add(new_row)
+                shown_keys.add(key)
+                moved = True
+            else:
+                continue
+            self._shown_counts[call.status] += 1
+            changed.add(key)
         return ViewDelta(frozenset(changed), moved)
 
     def next_matching(self, start: int, step: int, statuses: frozenset[Status]) -> int | None:
@@ -167,10 +269,3 @@ class CallView:
                 return i
             i += step
         return None
-
-
-def _last(value: Any, reverse: bool) -> Any:
-    """Unknown values (sorted as (1, 0)) stay at the bottom when the display reads the order backwards."""
-    if reverse and isinstance(value, tuple) and value[:1] == (1,):
-        return (-1, 0)
-    return value

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -99,11 +100,21 @@ async def shoot(name: str, size: tuple[int, int], step: Step) -> Path:
 
 
 def rasterize(svg: Path) -> Path | None:
+    """PNG from the SVG. rsvg-convert mis-measures runs of &#160; (Textual's spaces), so it is handed a copy
+    with plain spaces kept by xml:space="preserve"; the SVG in screenshots/ stays as Textual wrote it."""
     tool = shutil.which("rsvg-convert")
     if tool is None:
         return None
     png = svg.with_suffix(".png")
-    subprocess.run([tool, "--zoom", "1", "-o", str(png), str(svg)], check=True)
+    text = (
+        svg.read_text(encoding="utf-8")
+        .replace("&#160;", " ")
+        .replace("<svg ", '<svg xml:space="preserve" ', 1)
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".svg", encoding="utf-8") as copy:
+        copy.write(text)
+        copy.flush()
+        subprocess.run([tool, "--zoom", "1", "-o", str(png), copy.name], check=True)
     return png
 
 

@@ -95,6 +95,8 @@ def test_queries(query: str, expected: list[str]) -> None:
         ("dur:60", "compare numbers"),
         ("to>5", "use to:value"),
         ("dur>", "needs a value after >"),
+        ("status", "is a field name"),
+        ("dur", "compare it"),
         ("cost>=", "needs a value after >="),
     ],
 )

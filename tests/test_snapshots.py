@@ -61,7 +61,7 @@ def test_invalid_filter(snap_compare: SnapCompare) -> None:
     async def run(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("slash", *"dur>1x")
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)
 
     assert snap_compare(frozen_app(), terminal_size=(160, 50), run_before=run)
 

@@ -62,11 +62,11 @@ async def test_filter_as_you_type_and_invalid_keeps_the_table(tmp_path: Path) ->
     async with app.run_test(size=(160, 50)) as pilot:
         await loaded(pilot, app)
         await pilot.press("slash", *"status:failed,busy")
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)  # applied once typing pauses
         filtered = ids(app)
         assert filtered and {status_of(r) for r in rows(app)} <= {"failed", "busy"}
         await pilot.press(*"x")  # now "busyx": not a status
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)
         error = app.query_one("#filter-error", ErrorLine)
         assert error.display and "unknown status 'busyx'" in text_of(error)
         assert ids(app) == filtered, "an invalid filter leaves the table as it was"
@@ -119,10 +119,10 @@ async def test_cursor_stays_on_its_call_through_filter_and_back(tmp_path: Path) 
         call = app.view.calls[key]
         other = "dialgen" if call.provider != "dialgen" else "velip"
         await pilot.press("slash", *f"provider:{other}")
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)
         assert key not in app.view
         await pilot.press("ctrl+a", "ctrl+k", "escape")
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)
         assert table.cursor_key == key and table.cursor_row == app.view.index(key)
         selected = table.render_line(table.cursor_row - round(table.scroll_y)).text
         assert call.call_id[:20] in selected
@@ -260,3 +260,18 @@ async def test_works_at_80x24(tmp_path: Path) -> None:
         assert "5 sources: 5 ok" in health_text(app)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+
+
+async def test_the_clock_keeps_running_under_other_screens(tmp_path: Path) -> None:
+    """The once-a-second update must not look for the table's widgets on whatever screen is on top."""
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        for key, screen_type in (("question_mark", HelpScreen), ("enter", DetailScreen), ("e", ExportScreen)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: isinstance(app.screen, screen_type))
+            await pilot.pause(1.3)
+            assert isinstance(app.screen, screen_type)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: len(app.screen_stack) == 1)
+        assert "shown of" in health_text(app)

@@ -89,7 +89,7 @@ class SourceWorker:
         self.adapter: Adapter = adapter_cls(
             source, secrets, client, gate=self._gate, observe=self._observe, callback_url=callback_url
         )
-        self.adapter.known = store.by_source.setdefault(source.name, {})
+        self.adapter.known = store.source_calls(source.name)
         self.health = SourceHealth(source.name, source.provider)
         self.interval = source.interval
         # With no active calls, lists are only for discovering new ones: a slower pace spends less budget.
@@ -201,12 +201,15 @@ class SourceWorker:
         return self.next_delay()
 
     def _mine(self) -> Mapping[str, Call]:
-        return self.store.by_source.get(self.source.name, {})
+        return self.store.source_calls(self.source.name)
+
+    def _active(self) -> set[str]:
+        return self.store.active.get(self.source.name, set())
 
     async def cycle(self) -> None:
         now = self.clock()
         mine = self._mine()
-        active = {cid for cid, call in mine.items() if call.status.active}
+        active = set(self._active())
         self.health.active = len(active)
         listed: set[str] = set()
         if self.adapter.has_list and now >= self._next_list:
@@ -229,7 +232,7 @@ class SourceWorker:
             await self._lookup(cid)
 
     def _any_active(self) -> bool:
-        return any(call.status.active for call in self._mine().values())
+        return bool(self._active())
 
     def _due(self, mine: Mapping[str, Call], listed: set[str]) -> list[str]:
         """Call ids to look up one by one now: configured targets not ended, and calls awaiting a late CDR."""

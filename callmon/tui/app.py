@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from callmon import output
@@ -34,6 +35,7 @@ from callmon.view import CallView
 
 Opener = Callable[[Callable[[str], None]], AbstractAsyncContextManager[Session]]
 RECENT_MAX = 20
+FILTER_DEBOUNCE = 0.12
 # Columns whose natural reading is "biggest / newest first".
 _DESCENDING_FIRST = {"started", "dur", "cost"}
 
@@ -97,20 +99,24 @@ class CallmonApp(App[int]):
         self.paused = False
         self.held: dict[Key, Change] = {}
         self._last_age_refilter = 0.0
+        self._filter_timer: Timer | None = None
 
     # -- layout -----------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield HealthBar(id="health")
-        yield TableHeader(id="table-header")
-        yield CallTable(self.view, clock=self.clock, id="table")
-        yield ErrorLine(id="filter-error")
-        yield FilterBar(self.recent, value=self.query_text, id="filter")
+        # Kept as attributes: App.query_one searches the active screen, which is not this one while the
+        # detail or help screen is open, and the clock keeps updating these widgets meanwhile.
+        self.health = HealthBar(id="health")
+        self.header = TableHeader(id="table-header")
+        self.table = CallTable(self.view, clock=self.clock, id="table")
+        self.filter_error = ErrorLine(id="filter-error")
+        self.filter_bar = FilterBar(self.recent, value=self.query_text, id="filter")
+        yield self.health
+        yield self.header
+        yield self.table
+        yield self.filter_error
+        yield self.filter_bar
         yield Footer()
-
-    @property
-    def table(self) -> CallTable:
-        return self.query_one("#table", CallTable)
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -135,8 +141,7 @@ class CallmonApp(App[int]):
 
     def on_session_ready(self, message: SessionReady) -> None:
         self.session = message.session
-        self.view.calls = message.session.store.calls
-        self.view.rebuild()
+        self.view.load(message.session.store.calls)
         self.table.reset()
         for problem in message.session.problems:
             self.notify(problem, severity="warning", timeout=10, markup=False)
@@ -169,7 +174,7 @@ class CallmonApp(App[int]):
 
     def _show_health(self) -> None:
         session = self.session
-        self.query_one("#health", HealthBar).show(
+        self.health.show(
             session.engine.health() if session else [],
             self.view.counts,
             len(self.view),
@@ -178,9 +183,7 @@ class CallmonApp(App[int]):
             failures_only=self.view.failures_only,
         )
         table = self.table
-        self.query_one("#table-header", TableHeader).set_state(
-            round(table.scroll_x), self.view.sort_column, self.view.reverse
-        )
+        self.header.set_state(round(table.scroll_x), self.view.sort_column, self.view.reverse)
 
     def _each_second(self) -> None:
         self.table.tick()
@@ -203,16 +206,26 @@ class CallmonApp(App[int]):
     # -- filter -----------------------------------------------------------------------------------------------
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", FilterBar).focus()
+        self.filter_bar.focus()
 
     def on_filter_bar_query_changed(self, message: FilterBar.QueryChanged) -> None:
-        self.query_one("#filter-error", ErrorLine).say(None)
-        self._set_query(message.text)
+        self.filter_error.say(None)
+        # Applied once typing pauses: on the way to "status:failed" the bar passes through "stat", a valid
+        # search for a word that matches nothing, and the table should not flash empty at each keystroke.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        text = message.text
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE, lambda: self._set_query(text))
 
     def on_filter_bar_query_invalid(self, message: FilterBar.QueryInvalid) -> None:
-        self.query_one("#filter-error", ErrorLine).say(f"invalid filter: {message.reason}")
+        if self._filter_timer is not None:
+            self._filter_timer.stop()  # still typing: the filter last applied stays
+        self.filter_error.say(f"invalid filter: {message.reason}")
 
     def on_filter_bar_query_submitted(self, message: FilterBar.QuerySubmitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._set_query(message.text)
         text = message.text.strip()
         if text:
             if text in self.recent:
@@ -282,13 +295,8 @@ class CallmonApp(App[int]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        store = self.session.store if self.session else None
-        if self.paused:
-            # Rows read their call from the view's mapping: a snapshot freezes their content too.
-            self.view.calls = dict(self.view.calls)
-        else:
-            if store is not None:
-                self.view.calls = store.calls
+        if not self.paused:
+            # The view holds its own copy of every call, so while batches are held the rows stand still.
             batch = list(self.held.values())
             self.held = {}
             self._apply(batch)
@@ -316,7 +324,7 @@ class CallmonApp(App[int]):
             return
         store = self.session.store
         self.push_screen(
-            DetailScreen(message.key, call, store.timelines.get(message.key, []), store.vias.get(message.key))
+            DetailScreen(message.key, call, store.timelines.get(message.key, ()), store.via(message.key))
         )
         self._fetch_detail(message.key)
 
@@ -333,7 +341,7 @@ class CallmonApp(App[int]):
         store = self.session.store
         call = store.get(screen.key)
         if call is not None:
-            screen.update_call(call, store.timelines.get(screen.key, []), store.vias.get(screen.key))
+            screen.update_call(call, store.timelines.get(screen.key, ()), store.via(screen.key))
 
     # -- export -----------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.console import RenderableType
 from rich.style import Style
@@ -52,7 +53,7 @@ def cdr_table(call: Call, via: str | None) -> Table:
         ("cost", f"{call.cost:g} {call.currency or ''}".strip() if call.cost is not None else None),
         ("recording", call.recording_url),
         ("updated", iso(call.updated_at) if call.updated_at else None),
-        ("last update via", via),
+        ("last change via", via),
     ]
     rows += [(label, value) for label, value in call.details]
     for label, value in rows:
@@ -68,7 +69,7 @@ def timeline_table(events: Sequence[StatusEvent]) -> RenderableType:
     table = Table.grid(padding=(0, 2))
     for event in events:
         table.add_row(
-            Text(event.at.astimezone().strftime("%H:%M:%S"), LABEL),
+            Text(datetime.fromtimestamp(event.at).strftime("%H:%M:%S"), LABEL),
             Text(f"{STATUS_GLYPH[event.status]} {event.status.value}", STATUS_STYLE[event.status]),
             Text(event.raw_status or "", LABEL),
             Text(f"by {event.via}", LABEL),

@@ -239,7 +239,10 @@ class CallTable(ScrollView, can_focus=True):
         self.move_to(self.cursor_row + step)
 
     def action_page(self, direction: int) -> None:
-        self.move_to(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 1))
+        """A page: the rows move by a screenful and the cursor keeps its place on screen."""
+        step = direction * max(1, self.scrollable_content_region.height - 1)
+        self.scroll_to(y=max(0, round(self.scroll_y) + step), animate=False, immediate=True)
+        self.move_to(self.cursor_row + step)
 
     def action_edge(self, end: int) -> None:
         self.move_to(len(self.view) - 1 if end else 0)
@@ -287,12 +290,26 @@ class CallTable(ScrollView, can_focus=True):
             base = base + MARK_STYLE[mark]
         if selected:
             base = base + CURSOR_STYLE
-        segments = [Segment(f"{MARK_TEXT.get(mark or '', ' ')} ", base)]
+        # Adjacent cells of the same style become one segment: fewer segments, a cheaper frame.
+        segments: list[Segment] = []
+        text: list[str] = [f"{MARK_TEXT.get(mark or '', ' ')} "]
+        style = base
+        gap = " " * SEPARATOR
         for i, column in enumerate(COLUMNS):
-            style = base + STATUS_STYLE[call.status] if column.name == "status" else base
-            if column.name in ("age", "started") and not selected:
-                style = style + DIM
-            segments.append(Segment(_cell(column, call, now), style))
+            if column.name == "status":
+                cell_style = base + STATUS_STYLE[call.status]
+            elif column.name in ("age", "started") and not selected:
+                cell_style = base + DIM
+            else:
+                cell_style = base
+            if cell_style != style:
+                segments.append(Segment("".join(text), style))
+                text, style = [], cell_style
+            text.append(_cell(column, call, now))
             if i < len(COLUMNS) - 1:
-                segments.append(Segment(" " * SEPARATOR, base))
+                if style != base:
+                    segments.append(Segment("".join(text), style))
+                    text, style = [], base
+                text.append(gap)
+        segments.append(Segment("".join(text), style))
         return Strip(segments, WIDTH)

@@ -1,0 +1,369 @@
+"""Table benchmark: callmon's live table vs Textual's DataTable, 100k calls, 160x50, headless.
+
+    python bench/table.py [--calls 100000] [--no-baseline]
+
+Each step is timed from the operation to the end of the frame that shows it, and the bytes that frame
+would write to the terminal are counted (a driver that renders like a real terminal but writes nowhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import textual.drivers.headless_driver as headless
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from callmon.columns import COLUMNS
+from callmon.model import Call, Status
+from callmon.query import compile_query
+from callmon.store import CallStore, Change
+from callmon.tui.table import CallTable
+from callmon.view import CallView
+
+SIZE = (160, 50)
+WRITTEN = [0]
+LAST_WRITE = [0.0]
+
+
+class CountingDriver(headless.HeadlessDriver):
+    """Renders frames like a terminal driver (Textual skips that when headless) and counts their bytes."""
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        WRITTEN[0] += len(data.encode("utf-8"))
+        LAST_WRITE[0] = time.perf_counter()
+
+
+headless.HeadlessDriver = CountingDriver  # type: ignore[misc]
+
+STATUSES = list(Status)
+PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
+
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+# Realistic raw payloads: each provider's documented record (Vobiz's CDR has 43 fields).
+RAW = {
+    "vobiz": json.loads((DATA / "vobiz_cdr.json").read_text())["data"],
+    "velip": json.loads((DATA / "velip_calls.json").read_text())["calls"][0],
+    "dialgood": json.loads((DATA / "dialgood_cdr.json").read_text()),
+    "dialgen": json.loads((DATA / "dialgen_status.json").read_text()),
+    "cloudagent": {"UCID": "", "CallID": "98765", "CampaignName": "Renewals", "Type": "Progressive",
+                   "CallerID": "08012345678", "DialedNumber": "", "StartTime": "2026-11-20 10:00:00",
+                   "EndTime": "2026-11-20 10:02:05", "Duration": "00:02:05", "TalkTime": "00:01:50",
+                   "Status": "Answered", "DialStatus": "answered", "HangupBy": "UserHangup",
+                   "Disposition": "Interested", "CallAudio": "https://rec.example/1.wav", "DialCount": 1},
+}  # fmt: skip
+
+
+def make_calls(n: int, rng: random.Random) -> list[Call]:
+    base = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    calls = []
+    for i in range(n):
+        provider = PROVIDERS[i % 5]
+        status = rng.choice(STATUSES[:8])
+        started = base + timedelta(seconds=rng.randint(0, 36000))
+        calls.append(
+            Call(
+                source=f"acme-{provider}",
+                provider=provider,
+                call_id=f"{provider[:2]}-{i:08d}-{rng.getrandbits(32):08x}",
+                status=status,
+                campaign=f"campaign-{i % 20:02d}",
+                raw_status=status.value.upper(),
+                reason=rng.choice((None, "Normal Hangup", "User Busy", "No Answer", "Call Rejected")),
+                direction="outbound",
+                from_="+14155550000",
+                to=f"+9198{rng.randint(10**7, 10**8 - 1)}",
+                started_at=started,
+                ended_at=started + timedelta(seconds=90) if status.ended else None,
+                duration_s=rng.randint(0, 600) if status.ended else None,
+                cost=round(rng.random(), 2) if provider in ("vobiz", "velip") else None,
+                currency="INR" if provider == "vobiz" else None,
+                raw={
+                    **RAW[provider],
+                    "uuid": f"{i}-{rng.getrandbits(64):016x}",
+                    "id": i,
+                    "duration": rng.randint(0, 600),
+                },
+            )
+        )
+    return calls
+
+
+@dataclass
+class Result:
+    name: str
+    ms: float
+    bytes: int | None = None
+
+
+@dataclass
+class Report:
+    rows: dict[str, list[Result]] = field(default_factory=dict)
+
+    def add(self, who: str, name: str, ms: float, written: int | None = None) -> None:
+        self.rows.setdefault(name, [])
+        self.rows[name].append(Result(who, ms, written))
+
+
+async def frame(pilot: Pilot[Any]) -> None:
+    """Until the app has processed everything and painted the result."""
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def measure(pilot: Pilot[Any], action: Any) -> tuple[float, int]:
+    """Milliseconds from the action to the end of the frame that shows it (or to the end of the action's
+    own work when nothing on screen changed), and the bytes that frame wrote."""
+    await pilot.pause()
+    await pilot.pause()
+    WRITTEN[0] = 0
+    LAST_WRITE[0] = 0.0
+    t0 = time.perf_counter()
+    result = action()
+    if asyncio.iscoroutine(result):
+        await result
+    done = time.perf_counter()
+    await frame(pilot)
+    end = LAST_WRITE[0] if LAST_WRITE[0] > t0 else done
+    return (end - t0) * 1000, WRITTEN[0]
+
+
+class Bench(App[None]):
+    def __init__(self, store: CallStore) -> None:
+        super().__init__()
+        self.store = store
+        self.view = CallView()
+
+    def compose(self) -> ComposeResult:
+        yield CallTable(self.view, id="table")
+
+
+async def bench_callmon(calls: list[Call], report: Report) -> None:
+    rng = random.Random(1)
+    store = CallStore()
+    app = Bench(store)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(CallTable)
+        t0 = time.perf_counter()
+        for call in calls:
+            store.apply(call)
+        store.take()
+        report.add("callmon", "(store ingest of 100k, engine side)", (time.perf_counter() - t0) * 1000)
+
+        def load() -> None:
+            app.view.load(store.calls)
+            table.reset()
+
+        ms, written = await measure(pilot, load)
+        report.add("callmon", "load 100k + first frame", ms, written)
+
+        keys = list(store.calls)
+
+        for key in rng.sample(keys, 1000):
+            old = store.calls[key]
+            store.apply(old.with_changes(status=rng.choice(STATUSES[:8]), duration_s=rng.randint(0, 900)))
+        batch: list[Change] = store.take()
+
+        def tick() -> None:
+            table.rows_changed(app.view.apply(batch), ((c.key, c.kind) for c in batch))
+
+        ms, written = await measure(pilot, tick)
+        report.add("callmon", "tick: 1,000 random changes", ms, written)
+
+        key = app.view.key_at(round(table.scroll_y) + 5)
+        old = store.calls[key]
+        store.apply(old.with_changes(reason="changed reason text", duration_s=(old.duration_s or 0) + 1))
+        one = store.take()
+
+        def one_visible() -> None:
+            table.rows_changed(app.view.apply(one), ())
+
+        ms, written = await measure(pilot, one_visible)
+        report.add("callmon", "one visible change", ms, written)
+
+        ms, written = await measure(pilot, lambda: table.action_page(1))
+        report.add("callmon", "page down", ms, written)
+
+        def repaint() -> None:
+            table._cache.clear()
+            table.refresh()
+
+        ms, written = await measure(pilot, repaint)
+        report.add("callmon", "full repaint (no data change)", ms, written)
+
+        def set_filter(text: str) -> Any:
+            def run() -> None:
+                app.view.set_query(compile_query(text))
+                table.reset()
+
+            return run
+
+        ms, written = await measure(pilot, set_filter("campaign:campaign-07"))
+        report.add("callmon", f"filter to 5% ({len(app.view):,} rows)", ms, written)
+        ms, written = await measure(pilot, set_filter(""))
+        report.add("callmon", "clear filter", ms, written)
+
+        def sort() -> None:
+            app.view.set_sort("to", False)
+            table.reset()
+
+        ms, written = await measure(pilot, sort)
+        report.add("callmon", "sort by TO", ms, written)
+
+        WRITTEN[0] = 0
+        await pilot.pause(1.0)
+        report.add("callmon", "idle 1 s (no changes)", 0.0, WRITTEN[0])
+
+
+class Baseline(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="dt")
+
+
+def cells(call: Call, now: float) -> list[str]:
+    return [c.text(call, now) for c in COLUMNS]
+
+
+async def bench_datatable(calls: list[Call], report: Report) -> None:
+    rng = random.Random(1)
+    app = Baseline()
+    now = time.time()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(column.title, key=column.name)
+
+        def load() -> None:
+            for call in calls:
+                table.add_row(*cells(call, now), key=call.call_id)
+
+        ms, written = await measure(pilot, load)
+        report.add("DataTable", "load 100k + first frame", ms, written)
+        ids = [c.call_id for c in calls]
+
+        def tick() -> None:
+            for call_id in rng.sample(ids, 1000):
+                table.update_cell(call_id, "status", rng.choice(STATUSES[:8]).value)
+
+        ms, written = await measure(pilot, tick)
+        report.add("DataTable", "tick: 1,000 random changes", ms, written)
+
+        def one_visible() -> None:
+            row = table.coordinate_to_cell_key((5, 0)).row_key
+            table.update_cell(row, "reason", "changed reason text")
+
+        ms, written = await measure(pilot, one_visible)
+        report.add("DataTable", "one visible change", ms, written)
+        ms, written = await measure(pilot, table.action_page_down)
+        report.add("DataTable", "page down", ms, written)
+
+        def filter_to(subset: list[Call]) -> Any:
+            def run() -> None:
+                table.clear()
+                for call in subset:
+                    table.add_row(*cells(call, now), key=call.call_id)
+
+            return run
+
+        subset = [c for c in calls if c.campaign == "campaign-07"]
+        ms, written = await measure(pilot, filter_to(subset))
+        report.add("DataTable", f"filter to 5% ({len(subset):,} rows)", ms, written)
+        ms, written = await measure(pilot, filter_to(calls))
+        report.add("DataTable", "clear filter", ms, written)
+        ms, written = await measure(pilot, lambda: table.sort("to"))
+        report.add("DataTable", "sort by TO", ms, written)
+
+
+def memory_per_call(calls_n: int) -> tuple[float, float]:
+    """Bytes per call held by the store and the view (tracemalloc), and peak RSS in MiB."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    calls = make_calls(calls_n, random.Random(7))
+    store = CallStore()
+    for call in calls:
+        store.apply(call)
+    store.take()
+    del calls
+    view = CallView(store.calls)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(view) == calls_n
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (after - before) / calls_n, rss
+
+
+def median_report(runs: list[Report]) -> Report:
+    merged = Report()
+    for name in runs[0].rows:
+        for who in {r.name for r in runs[0].rows[name]}:
+            results = [next(r for r in run.rows[name] if r.name == who) for run in runs]
+            ms = statistics.median(r.ms for r in results)
+            written = statistics.median(r.bytes or 0 for r in results)
+            merged.add(who, name, ms, int(written))
+    return merged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="callmon runs; the median is reported")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the (slow) DataTable baseline")
+    args = parser.parse_args()
+    calls = make_calls(args.calls, random.Random(42))
+    runs = []
+    for _ in range(args.runs):
+        run = Report()
+        asyncio.run(bench_callmon(calls, run))
+        runs.append(run)
+    report = median_report(runs)
+    if not args.no_baseline:
+        asyncio.run(bench_datatable(calls, report))
+    per_call, rss = memory_per_call(args.calls)
+    print(
+        f"table bench: {args.calls:,} calls, {SIZE[0]}x{SIZE[1]}, headless (frames rendered, bytes counted); "
+        f"callmon: median of {args.runs} runs"
+    )
+    print()
+    header = f"{'step':<34} {'callmon ms':>11} {'bytes':>8}   {'DataTable ms':>12} {'bytes':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, results in report.rows.items():
+        ours = next((r for r in results if r.name == "callmon"), None)
+        base = next((r for r in results if r.name == "DataTable"), None)
+        line = f"{name:<34} "
+        line += f"{ours.ms:>11.1f} {ours.bytes or 0:>8,}   " if ours else f"{'':>11} {'':>8}   "
+        line += f"{base.ms:>12.1f} {base.bytes or 0:>9,}" if base else ""
+        print(line)
+    print()
+    print(
+        f"memory: {per_call:,.0f} bytes per call: the call records with their raw payloads, the store, its "
+        f"status timelines and the view (tracemalloc); peak RSS of this whole run {rss:,.0f} MiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
