@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
-from callmon import __version__, config, credentials, output
+from callmon import __version__, config, credentials, output, redact
 from callmon.config import Config, ConfigError
 from callmon.providers import Source
 from callmon.query import Query, QueryError, compile_query
@@ -71,6 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "sources", parents=[common], help="list configured sources and whether their secrets are set"
     )
+
+    auth = sub.add_parser("auth", parents=[common], help="provider secrets in the OS keyring")
+    auth_sub = auth.add_subparsers(dest="auth_command", parser_class=_Parser, required=True)
+    auth_set = auth_sub.add_parser(
+        "set", parents=[common], help="store a source's secret (prompted, no echo)"
+    )
+    auth_set.add_argument("source", help="the source's name in the config")
+    auth_set.add_argument("field", nargs="?", help="which secret (default: the provider's one)")
+    auth_set.add_argument(
+        "--stdin", action="store_true", help="read the secret from standard input (scripts)"
+    )
+    auth_set.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    auth_delete = auth_sub.add_parser("delete", parents=[common], help="remove a source's secret(s)")
+    auth_delete.add_argument("source")
+    auth_delete.add_argument("field", nargs="?")
+    auth_sub.add_parser("status", parents=[common], help="which secrets are present, and from where")
 
     simulate = sub.add_parser("simulate", parents=[common], help="serve the provider simulator on a port")
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -135,6 +151,7 @@ def _speed(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs
+    redact.install_log_filter()
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
@@ -142,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except credentials.CredentialError as exc:
+        return _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -161,6 +180,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sources(args)
     if command == "simulate":
         return _simulate(args)
+    if command == "auth":
+        return _auth(args)
     if command in ("monitor", "demo"):
         return _monitor(args, demo=command == "demo")
     raise UsageError(f"`callmon {command}` is not available in this build yet")
@@ -337,14 +358,15 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
         from callmon.history import default_path
 
         cfg = _selected(_load(args), getattr(args, "source", None))
-        ready, problems = [], []
+        ready: list[tuple[Source, dict[str, str]]] = []
+        problems = []
         for source in cfg.sources:
             try:
                 ready.append((source, credentials.resolve(source)))
             except credentials.MissingSecret as exc:
+                # Still shown: "no credentials" in the header, and `c` in the monitor sets the secret.
                 problems.append(str(exc))
-        if not ready:
-            raise ConfigError(problems[0] if problems else f"{cfg.path}: no source can run")
+                ready.append((source, _partial_secrets(source)))
         if not flt:
             defaults = {s.filter for s, _ in ready if s.filter}
             flt = defaults.pop() if len(defaults) == 1 else ""
@@ -364,6 +386,95 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     app = CallmonApp(typed_opener, initial_filter=flt, title=title, recent_path=recent)
     app.run()
     return EXIT_RUNTIME if app.return_code else EXIT_OK
+
+
+def _partial_secrets(source: Source) -> dict[str, str]:
+    from callmon.providers import ADAPTERS
+
+    found = {}
+    for field in ADAPTERS[source.provider].secret_fields:
+        value = credentials.from_env(source.name, field)
+        if value:
+            found[field] = value
+    return found
+
+
+def _auth(args: argparse.Namespace) -> int:
+    from callmon.providers import ADAPTERS
+
+    cfg = _load(args)
+    keyring = credentials.default_keyring()
+    if args.auth_command == "status":
+        return _auth_status(cfg, keyring)
+    source = cfg.source(args.source)
+    fields = ADAPTERS[source.provider].secret_fields
+    if args.field is not None and args.field not in fields:
+        raise UsageError(
+            f"{source.provider} sources have no secret {args.field!r} (theirs: {', '.join(fields)})"
+        )
+    chosen = [args.field] if args.field else list(fields)
+    if args.auth_command == "delete":
+        for field in chosen:
+            gone = keyring.delete(source.name, field)
+            print(f"{source.name} {field}: {'deleted from' if gone else 'was not in'} the OS keyring")
+        return EXIT_OK
+    if args.extra:
+        raise UsageError(
+            "never put a secret on the command line (shell history, ps); "
+            "run without it to be prompted, or pipe it with --stdin"
+        )
+    if len(chosen) != 1:
+        raise UsageError(f"name the secret to set: {', '.join(chosen)}")
+    field = chosen[0]
+    secret = _read_secret(source.name, field, from_stdin=args.stdin)
+    keyring.set(source.name, field, secret)
+    print(f"stored {field} for {source.name!r} in the OS keyring ({keyring.name})")
+    if credentials.from_env(source.name, field):
+        print(
+            f"note: {config.env_name(source.name, field)} is set and wins over the keyring", file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def _read_secret(source: str, field: str, *, from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        secret = sys.stdin.read().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        secret = getpass.getpass(f"{field} for {source} (not shown): ")
+    else:
+        raise UsageError("standard input is not a terminal: pass --stdin to read the secret from it")
+    if not secret.strip():
+        raise UsageError(f"empty {field}: nothing stored")
+    if any(ch in secret for ch in "\r\n"):
+        raise UsageError(f"{field} spans several lines: give one secret, on one line")
+    return secret
+
+
+def _auth_status(cfg: Config, keyring: credentials.Keyring) -> int:
+    from callmon.providers import ADAPTERS
+
+    try:
+        backend: str | None = keyring.name
+        print(f"OS keyring: {backend}")
+    except credentials.CredentialError as exc:
+        backend = None
+        print(f"OS keyring: unavailable: {exc}")
+    if not cfg.sources:
+        print(f"no sources in {cfg.path}")
+    for source in cfg.sources:
+        for field in ADAPTERS[source.provider].secret_fields:
+            try:
+                found = credentials.lookup(
+                    source.name, field, keyring=keyring if backend is not None else None
+                )
+            except credentials.CredentialError as exc:
+                print(f"{source.name}\t{field}\tunknown ({exc})")
+                continue
+            where = f"present ({found[1]})" if found else f"missing: callmon auth set {source.name} {field}"
+            print(f"{source.name}\t{field}\t{where}")
+    return EXIT_OK
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -434,8 +545,12 @@ def _sources(args: argparse.Namespace) -> int:
         adapter = ADAPTERS[source.provider]
         secrets = []
         for field in adapter.secret_fields:
-            found = credentials.lookup(source.name, field)
-            secrets.append(f"{field}={'set (env)' if found else 'missing'}")
+            try:
+                found = credentials.lookup(source.name, field, keyring=credentials.default_keyring())
+                state = f"present ({found[1]})" if found else "missing"
+            except credentials.CredentialError:
+                state = "env: missing, keyring: unavailable"
+            secrets.append(f"{field}: {state}")
         url = source.base_url or adapter.default_base_url
         print(f"{source.name}\t{adapter.title}\t{url}\t{' '.join(secrets)}")
     return EXIT_OK

@@ -1,32 +1,245 @@
-"""Where secrets come from: the environment first (`CALLMON_<SOURCE>_<FIELD>`). Never the config file."""
+"""Where secrets come from: `CALLMON_<SOURCE>_<FIELD>`, then the OS keyring. Never the config file.
+
+Keyring calls can block forever (a Secret Service waiting on an unlock prompt nobody sees over SSH), so every
+call runs in a daemon thread with a timeout. Only keyring's own backends are used unless the user names one
+in PYTHON_KEYRING_BACKEND: a third-party plaintext backend is never picked up silently.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import os
-from collections.abc import Mapping
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any, Literal, TypeVar
 
+from callmon import redact
 from callmon.config import env_name
 from callmon.providers import ADAPTERS, Source
 
-
-class MissingSecret(Exception):
-    """A source cannot run without a secret it does not have; the message says how to provide it."""
+SERVICE = "callmon"
 
 
-def lookup(source: str, field: str, environ: Mapping[str, str] | None = None) -> str | None:
+def _timeout() -> float:
+    try:
+        return max(0.1, float(os.environ.get("CALLMON_KEYRING_TIMEOUT", "5")))
+    except ValueError:
+        return 5.0
+
+
+# keyring's own backends, best first; each tells whether it can work here by its `priority`.
+_OWN_BACKENDS = (
+    "keyring.backends.macOS:Keyring",
+    "keyring.backends.Windows:WinVaultKeyring",
+    "keyring.backends.SecretService:Keyring",
+    "keyring.backends.libsecret:Keyring",
+    "keyring.backends.kwallet:DBusKeyring",
+)
+HEADLESS_HELP = (
+    "set the secret in the environment instead (CALLMON_<SOURCE>_<FIELD>), or start a keyring for this "
+    "session: dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock "
+    "--components=secrets; callmon ...'"
+)
+
+T = TypeVar("T")
+Origin = Literal["env", "keyring"]
+
+
+class CredentialError(Exception):
+    """A secret could not be read or stored; the message says what is wrong and the ways out."""
+
+
+class MissingSecret(CredentialError):
+    """A source cannot run without a secret it does not have."""
+
+
+def username(source: str, field: str) -> str:
+    return f"{source}:{field}"
+
+
+# -- the keyring backend ----------------------------------------------------------------------------------
+
+
+def _load_backend() -> Any:
+    """keyring's chosen backend when the user set PYTHON_KEYRING_BACKEND; else the best of its own."""
+    named = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if named:
+        import keyring.core
+
+        try:
+            return keyring.core.load_keyring(named)  # the user's explicit choice, whatever it is
+        except Exception as exc:
+            raise CredentialError(f"PYTHON_KEYRING_BACKEND={named!r} cannot be loaded: {exc}") from None
+    reasons = []
+    best: tuple[float, Any] | None = None
+    for spec in _OWN_BACKENDS:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            priority = cls.priority  # raises when this backend cannot work on this machine
+        except Exception as exc:
+            reasons.append(str(exc))
+            continue
+        if priority > 0 and (best is None or priority > best[0]):
+            best = (priority, cls())
+    if best is None:
+        why = next((r for r in reasons if "DBUS" in r or "dbus" in r.lower()), None) or "none found"
+        raise CredentialError(f"no OS keyring is available ({why}); {HEADLESS_HELP}")
+    return best[1]
+
+
+def _call(fn: Callable[[], T], what: str, timeout: float) -> T:
+    """Run a keyring call in a daemon thread: a hung Secret Service must not hang callmon, at exit either."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            box.put((True, fn()))
+        except BaseException as exc:
+            box.put((False, exc))
+
+    threading.Thread(target=run, name="callmon-keyring", daemon=True).start()
+    try:
+        ok, value = box.get(timeout=timeout)
+    except queue.Empty:
+        raise CredentialError(
+            f"the OS keyring did not answer within {timeout:g}s while trying to {what} (is it locked and "
+            f"waiting for an unlock prompt?); {HEADLESS_HELP}"
+        ) from None
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise _explain(value, what)
+
+
+def _explain(exc: BaseException, what: str) -> CredentialError:
+    if isinstance(exc, CredentialError):
+        return exc
+    name = type(exc).__name__
+    text = str(exc) or name
+    if name == "KeyringLocked" or "locked" in text.lower() or "prompt dismissed" in text.lower():
+        return CredentialError(
+            f"the OS keyring is locked and cannot be unlocked here ({text}), so callmon could not {what}; "
+            "unlock it (echo -n PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets) "
+            "or set CALLMON_<SOURCE>_<FIELD>"
+        )
+    return CredentialError(f"the OS keyring failed to {what}: {text}; {HEADLESS_HELP}")
+
+
+@dataclass
+class Keyring:
+    """The OS keyring, found lazily (so env-only users never touch D-Bus) and called with a timeout."""
+
+    timeout: float = dataclass_field(default_factory=_timeout)
+    _backend: Any = None
+
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = _call(_load_backend, "find a keyring", self.timeout)
+        return self._backend
+
+    def get(self, source: str, field: str) -> str | None:
+        backend = self.backend()
+        value = _call(
+            lambda: backend.get_password(SERVICE, username(source, field)), "read a secret", self.timeout
+        )
+        return value or None
+
+    def set(self, source: str, field: str, secret: str) -> None:
+        backend = self.backend()
+        _call(
+            lambda: backend.set_password(SERVICE, username(source, field), secret),
+            "store a secret",
+            self.timeout,
+        )
+
+    def delete(self, source: str, field: str) -> bool:
+        backend = self.backend()
+
+        def remove() -> bool:
+            try:
+                backend.delete_password(SERVICE, username(source, field))
+            except Exception as exc:
+                if type(exc).__name__ == "PasswordDeleteError":
+                    return False  # there was nothing to delete
+                raise
+            return True
+
+        return _call(remove, "delete a secret", self.timeout)
+
+    @property
+    def name(self) -> str:
+        backend = self.backend()
+        return f"{type(backend).__module__.removeprefix('keyring.backends.')}.{type(backend).__name__}"
+
+
+_default = Keyring()
+
+
+def default_keyring() -> Keyring:
+    return _default
+
+
+# -- lookups ----------------------------------------------------------------------------------------------
+
+
+def from_env(source: str, field: str, environ: Mapping[str, str] | None = None) -> str | None:
     value = (environ if environ is not None else os.environ).get(env_name(source, field))
     return value or None
 
 
-def resolve(source: Source, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every secret the source's provider needs, or MissingSecret naming the first one missing."""
+def lookup(
+    source: str, field: str, *, environ: Mapping[str, str] | None = None, keyring: Keyring | None = None
+) -> tuple[str, Origin] | None:
+    """The secret and where it came from: the environment wins over the keyring."""
+    value = from_env(source, field, environ)
+    if value is not None:
+        redact.register(value)
+        return value, "env"
+    if keyring is None:
+        return None
+    stored = keyring.get(source, field)
+    if stored is None:
+        return None
+    redact.register(stored)
+    return stored, "keyring"
+
+
+def resolve(
+    source: Source, *, environ: Mapping[str, str] | None = None, keyring: Keyring | None = None
+) -> dict[str, str]:
+    """Every secret the source's provider needs, or MissingSecret naming the first missing and the fix.
+
+    `keyring=None` uses the OS keyring; a CredentialError from it is reported as the reason.
+    """
+    store = keyring if keyring is not None else _default
     secrets: dict[str, str] = {}
     for field in ADAPTERS[source.provider].secret_fields:
-        value = lookup(source.name, field, environ)
-        if value is None:
+        try:
+            found = lookup(source.name, field, environ=environ, keyring=store)
+        except CredentialError as exc:
             raise MissingSecret(
-                f"source {source.name!r}: no {field}: set {env_name(source.name, field)} "
-                f"or run `callmon auth set {source.name} {field}`"
+                f"source {source.name!r}: no {field}: set {env_name(source.name, field)}, or store it with "
+                f"`callmon auth set {source.name} {field}` once a keyring works (now: {exc})"
+            ) from None
+        if found is None:
+            raise MissingSecret(
+                f"source {source.name!r}: no {field}: run `callmon auth set {source.name} {field}` "
+                f"or set {env_name(source.name, field)}"
             )
-        secrets[field] = value
+        secrets[field] = found[0]
     return secrets
+
+
+def missing_fields(source: Source, secrets: Mapping[str, str]) -> list[str]:
+    return [f for f in ADAPTERS[source.provider].secret_fields if f not in secrets]
+
+
+async def store_async(source: str, field: str, secret: str, keyring: Keyring | None = None) -> None:
+    """Store a secret without blocking the event loop (the monitor's credential prompt)."""
+    store = keyring if keyring is not None else _default
+    redact.register(secret)
+    await asyncio.to_thread(store.set, source, field, secret)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from callmon.model import RECORD_FIELDS, Call
+from callmon.redact import scrub
 from callmon.text import clean
 
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -55,6 +56,11 @@ def json_line(call: Call, *, raw: bool = False) -> str:
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
+    """The calls in a format, with any secret callmon knows masked (a payload may echo a key)."""
+    return scrub(_render(calls, fmt, raw=raw))
+
+
+def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "table":
         return table(calls)
     if fmt == "json":

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from callmon.redact import scrub
+
 # A whole escape sequence is dropped, not just its ESC byte: "\x1b[2J" minus ESC still prints "[2J".
 _ESCAPE_SEQUENCE = re.compile(
     r"""
@@ -46,4 +48,4 @@ def safe_json(value: Any, *, indent: int | None = 2) -> str:
     8-bit CSI \\x9b) and bidi overrides through; those are escaped here too.
     """
     text = json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=False, default=str)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return scrub(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))

@@ -4,6 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The credential tests talk to a real Secret Service: a private dbus-daemon with gnome-keyring on it.
+missing=()
+command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        as_root=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        as_root=(sudo -n)
+    else
+        as_root=(none)
+    fi
+    if [ "${as_root[*]-}" = none ]; then
+        echo "note: ${missing[*]} not installed and no root to install them: the Secret Service tests will skip" >&2
+    else
+        echo "installing ${missing[*]} (apt) for the Secret Service tests" >&2
+        "${as_root[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv

@@ -275,3 +275,29 @@ async def test_the_clock_keeps_running_under_other_screens(tmp_path: Path) -> No
             await pilot.press("escape")
             await wait_until(pilot, lambda: len(app.screen_stack) == 1)
         assert "shown of" in health_text(app)
+
+
+async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monkeypatch: object) -> None:
+    import pytest
+
+    from callmon.engine import State
+    from callmon.simulator.app import DEMO_SECRETS
+    from callmon.tui.screens import CredentialScreen
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)  # no keyring: used for this session only
+    app = build_app(tmp_path=tmp_path, without_secret="sim-velip")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_until(pilot, lambda: app.session is not None)
+        worker = app.session.engine.workers["sim-velip"]  # type: ignore[union-attr]
+        await pilot.pause(0.5)
+        assert worker.health.state == State.NO_CREDENTIALS and worker.health.requests == 0
+        assert "sim-velip no credentials" in health_text(app)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CredentialScreen))
+        secret = DEMO_SECRETS["velip"]["tsid"]
+        await pilot.press(*secret)
+        assert secret not in text_of(app.screen.query_one("#secret"))  # never echoed
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: worker.health.state == State.OK, 15)
+        await wait_until(pilot, lambda: any(c.provider == "velip" for c in app.view.calls.values()), 15)

@@ -29,11 +29,12 @@ def build_app(
     frozen: bool = False,
     tmp_path: Path | None = None,
     initial_filter: str = "",
+    without_secret: str | None = None,
 ) -> CallmonApp:
     """The monitor on the simulator. `frozen`: the scenario and the table's clock stand still (snapshots)."""
     clock = Clock(speed=speed, real=lambda: 0.0, start_utc=FROZEN_AT) if frozen else Clock(speed=speed)
     world = make_demo(seed=seed, calls=calls, clock=clock, faults=["ratelimit=off"] if frozen else None)
-    pairs = [(s, world.secrets[s.name]) for s in world.sources]
+    pairs = [(s, {} if s.name == without_secret else world.secrets[s.name]) for s in world.sources]
 
     table_clock: Callable[[], float] | None = (lambda: FROZEN_AT.timestamp()) if frozen else None
 

@@ -31,6 +31,7 @@ class State:
     RATE_LIMITED = "rate-limited"
     RETRYING = "retrying"
     AUTH_FAILED = "auth failed"
+    NO_CREDENTIALS = "no credentials"
     PAUSED = "paused"
     ERROR = "error"
 
@@ -103,6 +104,14 @@ class SourceWorker:
         self._paused = False
         self._stopped_for_auth = False
         self.single_lookups: dict[str, int] = {}  # call id -> individual requests made for it
+        missing = [f for f in adapter_cls.secret_fields if f not in secrets]
+        if missing:
+            # Waits, without a single request, until resume() brings the secret.
+            self._stopped_for_auth = True
+            self.health.state = State.NO_CREDENTIALS
+            self.health.message = (
+                f"no {missing[0]}: press c in the monitor, or run callmon auth set {source.name}"
+            )
         self._rng = random.Random()
 
     # -- control ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from callmon.redact import scrub
 from callmon.text import clean
 
 
@@ -12,7 +13,7 @@ class ProviderError(Exception):
 
     def __init__(self, provider: str, message: str, *, status_code: int | None = None) -> None:
         self.provider = provider
-        self.message = clean(message)[:300] or "no message"
+        self.message = scrub(clean(message))[:300] or "no message"
         self.status_code = status_code
         super().__init__(str(self))
 

@@ -28,7 +28,7 @@ from callmon.columns import BY_NAME, COLUMNS, FAILURES
 from callmon.query import Query, QueryError, compile_query
 from callmon.runtime import Session
 from callmon.store import Change, Key
-from callmon.tui.screens import DetailScreen, ExportScreen, HelpScreen
+from callmon.tui.screens import CredentialScreen, DetailScreen, ExportScreen, HelpScreen
 from callmon.tui.table import CallTable, TableHeader
 from callmon.tui.widgets import ErrorLine, FilterBar, HealthBar
 from callmon.view import CallView
@@ -70,6 +70,7 @@ class CallmonApp(App[int]):
         Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("e", "export", "Export"),
+        Binding("c", "credential", "Credential", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         *[Binding(str((i + 1) % 10), f"sort_by('{c.name}')", f"Sort by {c.title}", show=False)
@@ -373,6 +374,47 @@ class CallmonApp(App[int]):
 
         self.run_worker(write, thread=True, group="export")
 
+    # -- credentials ------------------------------------------------------------------------------------------
+
+    def action_credential(self) -> None:
+        """Ask for the secret of the first source that has none (or had it rejected)."""
+        session = self.session
+        if session is None:
+            return
+        from callmon.engine import State
+        from callmon.providers import ADAPTERS
+
+        for worker in session.engine.workers.values():
+            if worker.health.state not in (State.NO_CREDENTIALS, State.AUTH_FAILED):
+                continue
+            fields = ADAPTERS[worker.source.provider].secret_fields
+            missing = [f for f in fields if f not in worker.adapter.secrets] or list(fields)
+            name, field = worker.source.name, missing[0]
+
+            def done(secret: str | None, name: str = name, field: str = field) -> None:
+                if secret:
+                    self.run_worker(self._use_credential(name, field, secret), group="credential")
+
+            self.push_screen(
+                CredentialScreen(name, field, worker.health.message or worker.health.state), done
+            )
+            return
+        self.notify("every source has its credentials", timeout=3)
+
+    async def _use_credential(self, source: str, field: str, secret: str) -> None:
+        from callmon import credentials
+
+        try:
+            await credentials.store_async(source, field, secret)
+            self.notify(f"stored {field} for {source} in the OS keyring", markup=False)
+        except credentials.CredentialError as exc:
+            self.notify(f"not stored: {exc}. Using it for this session only.", severity="warning",
+                        timeout=15, markup=False)  # fmt: skip
+        session = self.session
+        if session is not None:
+            worker = session.engine.workers[source]
+            session.engine.resume(source, {**worker.adapter.secrets, field: secret})
+
     # -- help and the command palette -------------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -394,6 +436,9 @@ class CallmonApp(App[int]):
                             lambda: self.action_next_failure(-1))  # fmt: skip
         yield SystemCommand("Export", "Export the calls shown to CSV/JSON (e)", self.action_export)
         yield SystemCommand(
+            "Set a credential", "For a source with none, or one rejected (c)", self.action_credential
+        )
+        yield SystemCommand(
             "Call details", "Open the call under the cursor (enter)", self.table.action_select
         )
         yield SystemCommand("Keys and filter language", "Show help (?)", self.action_help)
@@ -403,7 +448,7 @@ class CallmonApp(App[int]):
 
     # Actions of the call table's screen; on the detail, help or export screens they do nothing and are hidden.
     _TABLE_ACTIONS = frozenset({"focus_filter", "pause", "failures", "next_failure", "sort_next", "sort_reverse",
-                                "sort_by", "export"})  # fmt: skip
+                                "sort_by", "export", "credential"})  # fmt: skip
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in self._TABLE_ACTIONS and len(self.screen_stack) > 1)

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from callmon.columns import STATUS_GLYPH, clock_text
 from callmon.model import Call, iso
+from callmon.redact import scrub
 from callmon.store import Key, StatusEvent
 from callmon.text import clean, safe_json
 from callmon.tui.table import STATUS_STYLE
@@ -59,7 +60,7 @@ def cdr_table(call: Call, via: str | None) -> Table:
     for label, value in rows:
         if value in (None, ""):
             continue
-        table.add_row(label, value if isinstance(value, Text) else Text(str(value)))
+        table.add_row(label, value if isinstance(value, Text) else Text(scrub(str(value))))
     return table
 
 
@@ -87,7 +88,7 @@ def transcript_text(call: Call) -> RenderableType:
             text.append(
                 f"{line.role}: ", Style(bold=True, color="cyan" if line.role.lower() != "user" else "yellow")
             )
-        text.append(line.text + "\n")
+        text.append(scrub(line.text) + "\n")
     return text
 
 
@@ -179,6 +180,7 @@ Keys (also in the command palette, ctrl+p)
   f            failures only (failed, busy, no-answer, canceled)
   n / N        next / previous failed call
   e            export what is shown (CSV, JSON or NDJSON by the file's extension)
+  c            set a missing or rejected credential (stored in the OS keyring)
   ?            this help            q   quit
 
 In the detail screen: c copy call id · y copy raw JSON · r refresh · esc back
@@ -239,6 +241,39 @@ class ExportScreen(ModalScreen[str | None]):
             )
             return
         self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CredentialScreen(ModalScreen[str | None]):
+    """Asks for one source's secret, never echoed. The app stores it; this screen only collects it."""
+
+    DEFAULT_CSS = """
+    CredentialScreen { align: center middle; }
+    CredentialScreen > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;
+                                  background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__()
+        self.source, self.field, self.reason = source, field, reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(f"{self.field} for source {self.source}", style="bold"))
+            yield Label(Text(self.reason, style="dim"))
+            yield Input(password=True, placeholder="paste it here (not shown); enter stores it in the OS keyring",
+                        id="secret")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#secret", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)

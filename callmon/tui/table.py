@@ -17,6 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from callmon import redact
 from callmon.columns import COLUMNS, SEPARATOR, TOTAL_WIDTH, Column, fit
 from callmon.model import Call, Status
 from callmon.store import Key
@@ -312,4 +313,6 @@ class CallTable(ScrollView, can_focus=True):
                     text, style = [], base
                 text.append(gap)
         segments.append(Segment("".join(text), style))
+        if redact.active():
+            segments = [Segment(redact.scrub(s.text), s.style) for s in segments]
         return Strip(segments, WIDTH)

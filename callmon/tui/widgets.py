@@ -26,6 +26,7 @@ HEALTH_STYLE = {
     State.RATE_LIMITED: Style(color="yellow"),
     State.RETRYING: Style(color="yellow"),
     State.AUTH_FAILED: Style(color="bright_red", bold=True),
+    State.NO_CREDENTIALS: Style(color="bright_red", bold=True),
     State.PAUSED: Style(color="bright_black"),
     State.ERROR: Style(color="bright_red"),
 }
