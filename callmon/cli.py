@@ -119,34 +119,25 @@ def _scenario_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
-    return value
+def _ranged(convert: Callable[[str], Any], low: float, high: float, noun: str, *, above: bool = False) -> Any:
+    """An argparse type: `convert`, then a range check, each failure one line naming the value."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not ((low < value) if above else (low <= value)) or value > high:
+            bound = f"above {low:g}" if above else f"{low:g}"
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range ({bound} to {high:g})")
+        return value
+
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (1-1000000)")
-    return value
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range (above 0, at most 1000)")
-    return value
+_port = _ranged(int, 0, 65535, "a port number")
+_count = _ranged(int, 1, 1_000_000, "a whole number")
+_speed = _ranged(float, 0, 1000, "a number", above=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,16 @@ def simulator_process() -> Iterator[tuple[str, dict[str, str]]]:
         proc.wait(timeout=10)
 
 
+def use_simulator(
+    simulator_process: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The printed config written to a file, and its secrets exported as the simulator said: the path."""
+    text, env = simulator_process
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return str(write(tmp_path, text))
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -65,11 +75,8 @@ def test_simulate_config_then_watch_once_json_lists_all_five(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    text, env = simulator_process
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    path = write(tmp_path, text)
-    assert main(["watch", "--once", "--format", "json", "--config", str(path)]) == 0
+    path = use_simulator(simulator_process, tmp_path, monkeypatch)
+    assert main(["watch", "--once", "--format", "json", "--config", path]) == 0
     records = json.loads(capsys.readouterr().out)
     assert {r["provider"] for r in records} == {"dialgood", "dialgen", "cloudagent", "velip", "vobiz"}
     expected = ["source", "provider", "call_id", "campaign", "status", "raw_status", "reason", "direction", "from",
@@ -84,10 +91,7 @@ def test_watch_filter_source_raw_and_csv(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    text, env = simulator_process
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    path = str(write(tmp_path, text))
+    path = use_simulator(simulator_process, tmp_path, monkeypatch)
     assert (
         main(["watch", "--once", "--format", "ndjson", "--raw", "--source", "sim-vobiz", "--config", path])
         == 0
@@ -120,11 +124,9 @@ def test_a_failing_source_is_reported_and_the_others_still_print(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    text, env = simulator_process
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    path = use_simulator(simulator_process, tmp_path, monkeypatch)
     monkeypatch.setenv("CALLMON_SIM_VELIP_TSID", "wrong")
-    assert main(["watch", "--once", "--format", "json", "--config", str(write(tmp_path, text))]) == 1
+    assert main(["watch", "--once", "--format", "json", "--config", path]) == 1
     out, err = capsys.readouterr()
     assert "sim-velip" in err and "auth failed" in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
