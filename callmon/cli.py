@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=_port, default=8765, help="port, 0 for any free one (default 8765)")
     _scenario_args(simulate)
     simulate.add_argument(
+        "--push",
+        action="append",
+        default=[],
+        metavar="PROVIDER=URL",
+        help="POST that provider's webhooks to URL as calls change (cloudagent, dialgen, velip, vobiz)",
+    )
+    simulate.add_argument(
         "--faults",
         action="append",
         default=[],
@@ -306,6 +313,7 @@ async def _watch_stream(
         retention_days=history[1].retention_days if history else 7.0,
         tick_hz=history[1].tick_hz if history else 4.0,
         on_notice=notice,
+        webhooks=history[1].webhooks if history else None,
     ) as session:
         for problem in session.problems:
             notice(problem)
@@ -370,6 +378,7 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
                 retention_days=cfg.retention_days,
                 tick_hz=cfg.tick_hz,
                 on_notice=notice,
+                webhooks=cfg.webhooks,
             )
 
         title = f"callmon · {cfg.path}"
@@ -476,6 +485,17 @@ def _simulate(args: argparse.Namespace) -> int:
         faults = parse_faults(args.faults)
     except FaultSpecError as exc:
         raise UsageError(f"--faults: {exc}") from None
+    pushes = {}
+    for spec in args.push:
+        provider, _, url = spec.partition("=")
+        if provider not in ("cloudagent", "dialgen", "velip", "vobiz") or not url.startswith(
+            ("http://", "https://")
+        ):
+            raise UsageError(
+                f"--push {spec!r}: give PROVIDER=URL (cloudagent, dialgen, velip or vobiz; an http(s) URL)"
+            )
+        pushes[provider] = url
+    args.pushes = pushes
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -491,8 +511,9 @@ async def _run_simulator(
     from callmon.simulator import Clock, Scenario, Simulator, build_app, config_text
 
     scenario = Scenario(seed=args.seed, calls=args.calls, clock=Clock(speed=args.speed))
-    sim = Simulator(scenario, faults=faults)
-    async with serving(build_app(sim), sock):
+    sim = Simulator(scenario, faults=faults, pushes=args.pushes)
+    async with serving(build_app(sim), sock), httpx.AsyncClient() as client:
+        pusher = asyncio.create_task(sim.run_pushes(client)) if sim.pushes else None
         sys.stdout.write(config_text(scenario, url))
         print(
             f"# simulator listening on {url} ({args.calls} calls, seed {args.seed}); Ctrl-C stops it",
@@ -500,6 +521,8 @@ async def _run_simulator(
         )
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()
+        if pusher is not None:
+            pusher.cancel()
     return EXIT_OK
 
 
@@ -527,8 +550,14 @@ def _write_private(path: Path, text: str) -> None:
 
 def _sources(args: argparse.Namespace) -> int:
     from callmon.providers import ADAPTERS
+    from callmon.webhooks import PUSHING, hook_path, load_key
 
     cfg = _load(args)
+    if cfg.webhooks.listen:
+        print(
+            f"webhook receiver: listens on {cfg.webhooks.listen}"
+            + (f", providers are told {cfg.webhooks.public_url}" if cfg.webhooks.public_url else "")
+        )
     if not cfg.sources:
         print(f"no sources in {cfg.path}")
         return EXIT_OK
@@ -543,7 +572,11 @@ def _sources(args: argparse.Namespace) -> int:
                 state = "env: missing, keyring: unavailable"
             secrets.append(f"{field}: {state}")
         url = source.base_url or adapter.default_base_url
-        print(f"{source.name}\t{adapter.title}\t{url}\t{' '.join(secrets)}")
+        line = f"{source.name}\t{adapter.title}\t{url}\t{' '.join(secrets)}"
+        if cfg.webhooks.listen and source.provider in PUSHING:
+            base = cfg.webhooks.public_url or f"http://{cfg.webhooks.listen}"
+            line += f"\thook {base.rstrip('/')}{hook_path(load_key(), source.name)}"
+        print(line)
     return EXIT_OK
 
 

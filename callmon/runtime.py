@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,10 +11,13 @@ from pathlib import Path
 import httpx
 
 from callmon import __version__
+from callmon.config import Webhooks
 from callmon.engine import Engine
 from callmon.history import History, HistoryError
-from callmon.providers import Source
+from callmon.providers import Budget, Source
+from callmon.serve import bind, serving, url_of
 from callmon.store import CallStore
+from callmon.webhooks import Receiver, load_key, pushing_sources
 
 
 @dataclass
@@ -22,6 +26,7 @@ class Session:
     engine: Engine
     sources: list[Source]
     problems: list[str] = field(default_factory=list)  # one line each, for the user
+    receiver: Receiver | None = None
 
 
 @contextlib.asynccontextmanager
@@ -35,6 +40,9 @@ async def live_session(
     tick_hz: float = 4.0,
     on_notice: Callable[[str], None] | None = None,
     clock: Callable[[], float] | None = None,
+    webhooks: Webhooks | None = None,
+    webhook_key: bytes | None = None,
+    budgets: Mapping[str, Mapping[str, Budget]] | None = None,
 ) -> AsyncIterator[Session]:
     """Open everything, start polling, and close it all (history flushed) on the way out."""
     store = CallStore(clock) if clock else CallStore()
@@ -48,14 +56,58 @@ async def live_session(
         except HistoryError as exc:
             notes.append(str(exc))
             history = None
-    async with httpx.AsyncClient(
-        transport=transport, headers={"User-Agent": f"callmon/{__version__}"}, follow_redirects=False
-    ) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, headers={"User-Agent": f"callmon/{__version__}"})
+        )
+        receiver = await _start_receiver(stack, pairs, store, webhooks, webhook_key, notes)
         engine = Engine(store, client, history=history, tick_hz=tick_hz, on_notice=on_notice)
         for source, secrets in pairs:
-            engine.add(source, secrets)
+            engine.add(
+                source,
+                secrets,
+                callback_url=receiver.url_for(source.name) if receiver else None,
+                budgets=(budgets or {}).get(source.name),
+            )
         await engine.start()
         try:
-            yield Session(store, engine, [s for s, _ in pairs], notes)
+            yield Session(store, engine, [s for s, _ in pairs], notes, receiver)
         finally:
             await engine.stop()
+
+
+async def _start_receiver(
+    stack: contextlib.AsyncExitStack,
+    pairs: Sequence[tuple[Source, Mapping[str, str]]],
+    store: CallStore,
+    webhooks: Webhooks | None,
+    key: bytes | None,
+    notes: list[str],
+) -> Receiver | None:
+    """Serve the webhook receiver in this event loop when [webhooks] listen is configured."""
+    if webhooks is None or not webhooks.listen:
+        return None
+    sources = pushing_sources({s.name: s for s, _ in pairs})
+    if not sources:
+        return None
+    host, _, port = webhooks.listen.rpartition(":")
+    try:
+        sock = bind(host.strip("[]"), int(port))
+    except OSError as exc:
+        notes.append(f"webhooks: cannot listen on {webhooks.listen}: {exc.strerror or exc}; polling only")
+        return None
+    receiver = Receiver(
+        sources, key or load_key(), lambda call: store.apply(call, "push"), webhooks.public_url
+    )
+    receiver.address = url_of(sock)
+    await stack.enter_async_context(serving(receiver.app(), sock))
+    task = asyncio.create_task(receiver.run(), name="webhook-receiver")
+
+    async def stop() -> None:
+        await receiver.drain()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+    return receiver

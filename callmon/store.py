@@ -54,8 +54,10 @@ class CallStore:
         self.clock = clock  # when a status change was observed (the timeline's times)
         self.calls: dict[Key, Call] = {}
         self.timelines: dict[Key, tuple[StatusEvent, ...]] = {}
-        # Per source, the ids of calls still queued, ringing or in progress: what pollers care about.
+        # Per source, the ids of calls still queued, ringing or in progress: what pollers care about;
+        # and of calls in "unknown" (ended, outcome not known yet: a pushed Disconnect), to look up.
         self.active: dict[str, set[str]] = {}
+        self.unknown: dict[str, set[str]] = {}
         self.stats = StoreStats()
         self._pending: dict[Key, Change] = {}
         self._subscribers: list[Callable[[list[Change]], None]] = []
@@ -112,11 +114,15 @@ class CallStore:
         self.timelines[call.key] = tuple(timeline)
 
     def _track_active(self, call: Call) -> None:
-        ids = self.active.setdefault(call.source, set())
-        if call.status.active:
-            ids.add(call.call_id)
-        else:
-            ids.discard(call.call_id)
+        for index, member in (
+            (self.active, call.status.active),
+            (self.unknown, call.status is Status.UNKNOWN),
+        ):
+            ids = index.setdefault(call.source, set())
+            if member:
+                ids.add(call.call_id)
+            else:
+                ids.discard(call.call_id)
 
     def via(self, key: Key) -> Via | None:
         """How the call's last status change arrived."""

@@ -84,6 +84,7 @@ class SourceWorker:
         self.source = source
         self.store = store
         self.clock = clock
+        self.callback_url = callback_url
         adapter_cls = ADAPTERS[source.provider]
         # `budgets` overrides the provider's documented ones (an account with a negotiated limit; tests).
         self.windows = {kind: SlidingWindow(b, clock) for kind, b in (budgets or adapter_cls.budgets).items()}
@@ -97,6 +98,7 @@ class SourceWorker:
         self.discovery_interval = source.interval * 6
         self._next_list = 0.0
         self._next_full = 0.0
+        self._next_push_request = 0.0
         self._next_poll: dict[str, float] = {}
         self._cdr_tries: dict[str, int] = {}
         self._blocked_until = 0.0
@@ -237,8 +239,20 @@ class SourceWorker:
                 self._cdr_tries.setdefault(cid, CDR_PATIENCE)
             for cid in listed:
                 self._next_poll[cid] = self.clock() + self.interval
+        # Ended with no outcome yet (a pushed Disconnect, a live call gone quiet): look it up until it has one.
+        for cid in self.store.unknown.get(self.source.name, ()):
+            self._cdr_tries.setdefault(cid, CDR_PATIENCE)
         for cid in self._due(mine, listed):
             await self._lookup(cid)
+        await self._ask_for_push(now)
+
+    async def _ask_for_push(self, now: float) -> None:
+        """CloudAgent's Campaign Dial Status delivers only to a callback: ask for it at its own pace."""
+        ask = getattr(self.adapter, "request_dial_status", None)
+        if self.callback_url is None or ask is None or now < self._next_push_request:
+            return
+        self._next_push_request = now + max(self.interval, 6.0)  # its budget is 10/min
+        await ask(self.callback_url)
 
     def _any_active(self) -> bool:
         return bool(self._active())
@@ -255,7 +269,7 @@ class SourceWorker:
         due += unseen  # live calls first: when the budget is short, calls not placed yet can wait
         for cid in list(self._cdr_tries):
             call = mine.get(cid)
-            if call is not None and call.ended:
+            if call is not None and call.status.ended:
                 del self._cdr_tries[cid]
             elif cid not in listed and self._next_poll.get(cid, 0.0) <= now and cid not in due:
                 due.append(cid)
@@ -281,6 +295,7 @@ class SourceWorker:
 
     def _give_up(self, call_id: str) -> None:
         """The provider never wrote a final record: say so rather than show the call live forever."""
+        self.store.unknown.get(self.source.name, set()).discard(call_id)  # stop asking about it
         call = self.store.get((self.source.name, call_id))
         if call is not None and call.status.active:
             self.store.apply(

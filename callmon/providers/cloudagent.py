@@ -125,6 +125,11 @@ class CloudAgentAdapter(Adapter):
             str, 'day to watch, "today" or YYYY-MM-DD (CloudAgent keeps 15 days)', default="today"
         ),
         "timezone": Option(str, "the account's time zone for CDR times", default="Asia/Kolkata"),
+        "dial_status_path": Option(
+            str,
+            "path of the Campaign Dial Status API (asked when the webhook receiver is on)",
+            default="/ca_apis/campaignDialStatus",
+        ),
     }
     budgets = {
         "cdr": Budget(2, 60.0),
@@ -189,8 +194,8 @@ class CloudAgentAdapter(Adapter):
             "userName": self.option("user_name"),
             **extra,
         }
-        if self.option("campaign"):
-            body["campaignName"] = self.option("campaign")
+        if self.option("campaign") and "ucid" not in extra:
+            body["campaignName"] = self.option("campaign")  # a UCID lookup finds the call in any campaign
         for attempt in (0, 1):
             token = await self._get_token(fresh=attempt == 1)
             try:
@@ -219,6 +224,35 @@ class CloudAgentAdapter(Adapter):
             if not rows or len(rows) < PAGE_SIZE or (total is not None and seen >= total):
                 return
             page += 1
+
+    async def request_dial_status(self, callback_url: str) -> str | None:
+        """Ask for the campaign's dial status; CloudAgent answers with an id and POSTs the rows to the
+        callback. Parameters go in the body, so the apiKey never lands in a URL. Returns the uniqueId."""
+        campaign = self.option("campaign")
+        if not campaign:
+            return None  # one campaign per request: without one configured there is nothing to ask
+        day = self.watch_date()
+        body = self.expect_mapping(
+            await self.request(
+                "POST",
+                str(self.option("dial_status_path")),
+                kind="dial_status",
+                json_body={
+                    "apiKey": self.secret("api_key"),
+                    "userName": self.option("user_name"),
+                    "campaignName": campaign,
+                    "fromDate": datetime.combine(day, time.min).strftime("%Y-%m-%d %H:%M:%S"),
+                    "toDate": datetime.combine(day, time(23, 59, 59)).strftime("%Y-%m-%d %H:%M:%S"),
+                    "status": "All",
+                    "dialStatus": "All",
+                    "disposition": "ALL",
+                    "dataType": "2",
+                    "callBackUrl": callback_url,
+                },
+            ),
+            "dial status",
+        )
+        return parse.text(body.get("uniqueId"))
 
     async def get_call(self, call_id: str) -> Call:
         body = await self._fetch(1, {"ucid": call_id})

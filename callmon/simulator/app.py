@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,6 +61,43 @@ class Simulator:
     hits: deque[Hit] = field(default_factory=lambda: deque(maxlen=200_000))
     tokens: dict[str, float] = field(default_factory=dict)
     auth_failures: dict[str, deque[float]] = field(default_factory=dict)
+    pushes: dict[str, str] = field(default_factory=dict)  # provider -> webhook URL
+    pushed: int = 0
+    _dial_status: asyncio.Queue[tuple[str, str]] = field(default_factory=asyncio.Queue)
+
+    async def run_pushes(self, client: httpx.AsyncClient, period: float = 0.2) -> None:
+        """POST each provider's webhook as the scenario clock passes a call's transitions, and deliver
+        requested Campaign Dial Status data, until cancelled."""
+        last = self.scenario.now()
+        while True:
+            await asyncio.sleep(period)
+            now = self.scenario.now()
+            for plan in self.scenario.plans:
+                url = self.pushes.get(plan.provider)
+                if url is None or plan.queued > now:
+                    continue
+                for at, body, as_form in _push_events(plan, self.scenario.clock):
+                    if last < at <= now:
+                        await self._post(client, url, body, as_form)
+            last = now
+            while not self._dial_status.empty():
+                campaign, url = self._dial_status.get_nowait()
+                rows = [
+                    wire.cloudagent_row(p, self.scenario.clock)
+                    for p in self.scenario.visible("cloudagent", now)
+                    if p.campaign == campaign and p.ended <= now
+                ]
+                await self._post(client, url, {"campaignName": campaign, "data": rows}, False)
+
+    async def _post(self, client: httpx.AsyncClient, url: str, body: Any, as_form: bool) -> None:
+        try:
+            if as_form:
+                await client.post(url, data=body, timeout=10)
+            else:
+                await client.post(url, json=body, timeout=10)
+            self.pushed += 1
+        except httpx.HTTPError:
+            pass  # a receiver that is down misses the push, as with the real providers
 
     def count(self, provider: str | None = None, kind: str | None = None) -> int:
         return sum(
@@ -67,6 +105,25 @@ class Simulator:
             for h in self.hits
             if (provider is None or h.provider == provider) and (kind is None or h.kind == kind)
         )
+
+
+def _push_events(plan: CallPlan, clock: Any) -> list[tuple[float, Any, bool]]:
+    """(scenario time, body, form-encoded?) of every webhook this call causes."""
+    if plan.provider == "dialgen":
+        return [(plan.ended, wire.dialgen_webhook(plan, clock), False)]
+    if plan.provider == "velip":
+        return [(plan.ended, wire.velip_webhook(plan, clock), True)]
+    if plan.provider == "vobiz":
+        return [(plan.ended, wire.vobiz_hangup(plan, clock), True)]
+    if plan.provider == "cloudagent":
+        events = [(plan.dialed, wire.cloudagent_event(plan, "Calling", plan.dialed, clock), False)]
+        if plan.answered is not None:
+            events.append(
+                (plan.answered, wire.cloudagent_event(plan, "Answered", plan.answered, clock), False)
+            )
+        events.append((plan.ended, wire.cloudagent_event(plan, "Disconnect", plan.ended, clock), False))
+        return events
+    return []
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -346,6 +403,26 @@ def build_app(sim: Simulator) -> Starlette:
 
         return await guarded(request, "cloudagent", "cdr", expiry is not None, handle, who=CLOUDAGENT_USER)
 
+    async def cloudagent_dial_status(request: Request) -> Response:
+        body = await _body(request)
+
+        def handle() -> Response:
+            if body.get("userName") != CLOUDAGENT_USER:
+                return _json({"status": "error", "message": "userName is invalid", "uniqueId": ""})
+            campaign = body.get("campaignName")
+            if campaign not in scenario.campaigns("cloudagent"):
+                return _json({"status": "error", "message": "campaignName is invalid", "uniqueId": ""})
+            url = body.get("callBackUrl")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                return _json({"status": "error", "message": "callBackUrl cannot be empty (OR) it should contain \u2018\u2019 or '",
+                              "uniqueId": ""})  # fmt: skip
+            sim._dial_status.put_nowait((campaign, url))
+            return _json({"status": "success", "message": "Data will be posted to the callBackUrl",
+                          "uniqueId": secrets.token_hex(8)})  # fmt: skip
+
+        authed = body.get("apiKey") == DEMO_SECRETS["cloudagent"]["api_key"]
+        return await guarded(request, "cloudagent", "dial_status", authed, handle, who=CLOUDAGENT_USER)
+
     # -- Velip ------------------------------------------------------------------------------------------------
 
     async def velip_status(request: Request) -> Response:
@@ -524,6 +601,7 @@ def build_app(sim: Simulator) -> Starlette:
         ),
         Route("/cloudagent/ca_apis/CAToken/generateToken", cloudagent_token, methods=["POST"]),
         Route("/cloudagent/ca_reports/fetchCdrByPagination", cloudagent_cdr, methods=["GET", "POST"]),
+        Route("/cloudagent/ca_apis/campaignDialStatus", cloudagent_dial_status, methods=["POST"]),
         Route("/velip/api/v2/GetCallStatus.php", velip_status, methods=["GET", "POST"]),
         Mount("/vobiz/api/v1/Account/{auth_id}", routes=vobiz_routes),
         Mount("/vobiz/api/v1/account/{auth_id}", routes=vobiz_routes),

@@ -334,3 +334,69 @@ def day_bounds(day: str, tz: ZoneInfo, clock: Clock) -> tuple[float, float]:
     start = datetime.fromisoformat(day).replace(tzinfo=tz)
     begin = (start - clock.start_utc).total_seconds()
     return begin, begin + timedelta(days=1).total_seconds()
+
+
+# -- pushes (webhooks) ------------------------------------------------------------------------------------
+
+_VOBIZ_CALL_STATUS = {
+    Status.COMPLETED: "completed",
+    Status.NO_ANSWER: "no-answer",
+    Status.BUSY: "busy",
+    Status.FAILED: "failed",
+    Status.CANCELED: "canceled",
+}
+
+
+def dialgen_webhook(plan: CallPlan, clock: Clock) -> dict[str, Any]:
+    """onCallComplete, the documented {success, callData} shape."""
+    state, error = _dialgen_state(plan, plan.ended)
+    return {
+        "success": True,
+        "callData": {
+            "id": plan.call_id,
+            "status": state,
+            "error": error,
+            "startTime": _iso_ms(clock.utc(plan.dialed)),
+            "endTime": _iso_ms(clock.utc(plan.ended)),
+            "duration": plan.talk_seconds,
+            "phoneNumber": plan.to,
+            "recordingUrl": f"https://recordings.sim/dialgen/{plan.call_id}.mp3" if plan.answered else None,
+            "summary": "Customer asked for the details by SMS." if plan.answered else None,
+            "transcription": [{"role": r.lower(), "content": t} for r, t in plan.transcript_at(plan.ended)],
+        },
+    }
+
+
+def velip_webhook(plan: CallPlan, clock: Clock) -> dict[str, str]:
+    """An rurl delivery, URL-encoded per call: every field as text."""
+    return {k: "" if v is None else str(v) for k, v in velip_record(plan, plan.ended + 0.001, clock).items()}
+
+
+def vobiz_hangup(plan: CallPlan, clock: Clock) -> dict[str, str]:
+    code, cause, _ = _VOBIZ.get(plan.outcome) or _VOBIZ_FAILED[plan.index % 2]
+    return {
+        "CallUUID": plan.call_id,
+        "CallStatus": _VOBIZ_CALL_STATUS[plan.outcome],
+        "HangupCause": cause,
+        "HangupCauseCode": str(code),
+        "Duration": str(plan.total_seconds),
+        "BillDuration": str(plan.talk_seconds),
+        "From": plan.from_,
+        "To": plan.to,
+        "Direction": "outbound",
+        "StartTime": clock.utc(plan.dialed).strftime("%Y-%m-%d %H:%M:%S"),
+        "AnswerTime": clock.utc(plan.answered).strftime("%Y-%m-%d %H:%M:%S") if plan.answered else "",
+        "EndTime": clock.utc(plan.ended).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def cloudagent_event(plan: CallPlan, action: str, at: float, clock: Clock) -> dict[str, Any]:
+    """A Subscribe call event."""
+    return {
+        "action": action,
+        "ucid": plan.call_id,
+        "campaign_name": plan.campaign,
+        "phoneNumber": plan.to,
+        "did": plan.from_,
+        "eventTime": _ist(clock, at),
+    }

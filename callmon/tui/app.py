@@ -32,6 +32,7 @@ from callmon.tui.screens import CredentialScreen, DetailScreen, ExportScreen, He
 from callmon.tui.table import CallTable, TableHeader
 from callmon.tui.widgets import ErrorLine, FilterBar, HealthBar
 from callmon.view import CallView
+from callmon.webhooks import Receiver
 
 Opener = Callable[[Callable[[str], None]], AbstractAsyncContextManager[Session]]
 RECENT_MAX = 20
@@ -182,6 +183,7 @@ class CallmonApp(App[int]):
             len(session.store) if session else 0,
             paused=len(self.held) if self.paused else None,
             failures_only=self.view.failures_only,
+            receiver=_receiver_text(session.receiver) if session and session.receiver else None,
         )
         table = self.table
         self.header.set_state(round(table.scroll_x), self.view.sort_column, self.view.reverse)
@@ -456,6 +458,14 @@ class CallmonApp(App[int]):
     def on_unmount(self) -> None:
         with contextlib.suppress(Exception):
             self.workers.cancel_all()
+
+
+def _receiver_text(receiver: Receiver) -> str:
+    stats = receiver.stats
+    last = "no delivery yet"
+    if stats.last_delivery is not None:
+        last = f"last {max(0, int(time.time() - stats.last_delivery))}s ago ({stats.deliveries:,} in)"
+    return f"{receiver.address} {last}"
 
 
 def _open_private(path: Path) -> int:

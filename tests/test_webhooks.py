@@ -1,0 +1,227 @@
+"""The webhook receiver over real loopback HTTP, and simulator pushes merged with polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import httpx
+import pytest
+
+from callmon.config import Webhooks
+from callmon.model import Call, Status
+from callmon.providers import Source
+from callmon.runtime import live_session
+from callmon.serve import bind, serving, url_of
+from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, demo_sources, parse_faults
+from callmon.store import CallStore
+from callmon.webhooks import QUEUE_SIZE, Receiver, hook_path
+from tests.conftest import serve_simulator
+from tests.test_engine import scaled_budgets, wait_for
+
+KEY = b"k" * 32
+SOURCES = {
+    "ca": Source("ca", "cloudagent", {"user_name": "u"}),
+    "dg": Source("dg", "dialgen", {"batches": ["b"]}),
+    "vl": Source("vl", "velip", {}),
+    "vz": Source("vz", "vobiz", {"auth_id": "MA"}),
+}
+
+
+@dataclass
+class Running:
+    receiver: Receiver
+    store: CallStore
+    url: str
+
+    def hook(self, source: str) -> str:
+        return self.url + hook_path(KEY, source)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    store = CallStore()
+    receiver = Receiver(SOURCES, KEY, lambda call: store.apply(call, "push"))
+    sock = bind("127.0.0.1", 0)
+    async with serving(receiver.app(), sock):
+        task = asyncio.create_task(receiver.run())
+        yield Running(receiver, store, url_of(sock))
+        task.cancel()
+
+
+async def test_each_providers_shapes_json_and_form(running: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        posts = [
+            ("dg", {"json": {"success": True, "callData": {"id": "c1", "status": "COMPLETED", "duration": 61}}}),
+            ("dg", {"json": {"event": "call.completed", "callId": "c2", "status": "MISSED", "error": "BUSY"}}),
+            ("ca", {"json": {"action": "Answered", "ucid": "u1", "campaign_name": "R"}}),
+            ("ca", {"json": {"data": [{"UCID": "u2", "Status": "Answered", "Duration": "00:01:00"}]}}),
+            ("ca", {"data": {"UCID": "u3", "Status": "NotAnswered", "DialStatus": "Busy"}}),
+            ("vl", {"json": {"calls": [{"cd_id": "42_1", "cd_status": "OK", "dur": "10", "value": "0,050"}]}}),
+            ("vl", {"data": {"cd_id": "42_2", "cd_status": "NOANSWER"}}),
+            ("vz", {"data": {"CallUUID": "v1", "CallStatus": "completed", "HangupCause": "NORMAL_CLEARING",
+                             "HangupCauseCode": "4000", "BillDuration": "12", "AnswerTime": "2026-01-01 10:00:00"}}),
+            ("vz", {"json": {"CallUUID": "v2", "CallStatus": "busy", "HangupCause": "USER_BUSY"}}),
+        ]  # fmt: skip
+        for source, kwargs in posts:
+            response = await client.post(running.hook(source), **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == 202, response.text
+        get = await client.get(running.hook("vl"), params={"cd_id": "42_3", "cd_status": "BUSY"})
+        assert get.status_code == 202
+    await running.receiver.drain()
+    got = {k: c.status for k, c in running.store.calls.items()}
+    assert got == {
+        ("dg", "c1"): Status.COMPLETED,
+        ("dg", "c2"): Status.BUSY,
+        ("ca", "u1"): Status.IN_PROGRESS,
+        ("ca", "u2"): Status.COMPLETED,
+        ("ca", "u3"): Status.BUSY,
+        ("vl", "42_1"): Status.COMPLETED,
+        ("vl", "42_2"): Status.NO_ANSWER,
+        ("vl", "42_3"): Status.BUSY,
+        ("vz", "v1"): Status.COMPLETED,
+        ("vz", "v2"): Status.BUSY,
+    }
+    assert running.store.calls[("vl", "42_1")].cost == pytest.approx(0.05)
+    assert all(running.store.via(k) == "push" for k in got)
+    assert running.receiver.stats.deliveries == 10 and running.receiver.stats.last_delivery is not None
+
+
+async def test_wrong_token_or_source_is_a_bare_404(running: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        wrong = await client.post(
+            running.url + "/hooks/dg/" + "0" * 32, json={"callId": "x", "status": "COMPLETED"}
+        )
+        unknown = await client.post(running.url + "/hooks/nope/" + "0" * 32, json={})
+        dialgood = await client.post(running.url + hook_path(KEY, "dgood"), json={})
+    assert wrong.status_code == unknown.status_code == dialgood.status_code == 404
+    assert wrong.content == b"" and not running.store.calls
+
+
+async def test_oversized_body_is_413(running: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        big = b'{"callId": "x", "pad": "' + b"a" * (2 << 20) + b'"}'
+        response = await client.post(
+            running.hook("dg"), content=big, headers={"content-type": "application/json"}
+        )
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the cap holds on the stream too
+            for _ in range(40):
+                yield b"a" * 65536
+
+        streamed = await client.post(running.hook("dg"), content=chunks())
+    assert response.status_code == 413 and streamed.status_code == 413
+    assert not running.store.calls
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs"),
+    [
+        ("dg", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+        ("dg", {"content": b"", "headers": {"content-type": "application/json"}}),
+        ("dg", {"json": {"nothing": "useful"}}),
+        (
+            "vz",
+            {"content": b"\xff\xfe\x00", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        ),
+        ("vl", {"json": [1, 2, 3]}),
+        ("ca", {"json": "a string"}),
+    ],
+)
+async def test_malformed_bodies_are_400_and_nothing_is_stored(
+    running: Running, source: str, kwargs: dict[str, object]
+) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(running.hook(source), **kwargs)  # type: ignore[arg-type]
+    assert response.status_code == 400 and "message" in response.json()
+    await running.receiver.drain()
+    assert not running.store.calls and running.receiver.stats.rejected == 1
+
+
+async def test_a_flood_of_10k_events_loses_none_in_bounded_memory(running: Running) -> None:
+    peak = 0
+
+    async def watch_backlog() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, running.receiver.backlog)
+            await asyncio.sleep(0.001)
+
+    watcher = asyncio.create_task(watch_backlog())
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(limits=limits) as client:
+        semaphore = asyncio.Semaphore(50)
+
+        async def post(i: int) -> int:
+            async with semaphore:
+                body = {"callId": f"c{i}", "status": "COMPLETED", "duration": i}
+                return (await client.post(running.hook("dg"), json=body)).status_code
+
+        codes = await asyncio.gather(*(post(i) for i in range(10_000)))
+    await running.receiver.drain()
+    watcher.cancel()
+    assert set(codes) == {202}
+    assert len(running.store.calls) == 10_000
+    assert peak <= QUEUE_SIZE
+
+
+async def test_simulator_pushes_and_engine_polls_end_at_ground_truth() -> None:
+    scenario = Scenario(seed=19, calls=40, span=60, clock=Clock(speed=20.0),
+                        providers=("cloudagent", "dialgen", "velip", "vobiz"))  # fmt: skip
+    sim = Simulator(scenario, faults=parse_faults(["ratelimit=off"]))
+    truth = scenario.ground_truth()
+    async for served in serve_simulator(sim):
+        sources = []
+        for source in demo_sources(scenario, served.url, interval=0.5):
+            options = dict(source.options)
+            if source.provider == "cloudagent":
+                options["campaign"] = "Renewals1"
+            sources.append(replace(source, options=options))
+        pairs = [(s, DEMO_SECRETS[s.provider]) for s in sources]
+        hooks = Webhooks(listen="127.0.0.1:0")
+        async with (
+            live_session(
+                pairs,
+                webhooks=hooks,
+                webhook_key=KEY,
+                tick_hz=10,
+                budgets={s.name: scaled_budgets(s.provider) for s in sources},
+            ) as session,
+            httpx.AsyncClient() as client,
+        ):
+            receiver = session.receiver
+            assert receiver is not None
+            sim.pushes = {s.provider: receiver.url_for(s.name) or "" for s in sources}
+            pusher = asyncio.create_task(sim.run_pushes(client, period=0.05))
+            store = session.store
+
+            def done() -> bool:
+                return {(c.provider, c.call_id): c.status for c in store.calls.values()} == truth
+
+            ok = await wait_for(done, 60)
+            pusher.cancel()
+            vias = {e.via for timeline in store.timelines.values() for e in timeline}
+            dial_status_asked = sim.count("cloudagent", "dial_status")
+    got = {(c.provider, c.call_id): c.status for c in store.calls.values()}
+    assert ok, {k: (got.get(k), v) for k, v in truth.items() if got.get(k) != v}
+    assert vias == {"poll", "push"} and sim.pushed > 0 and receiver.stats.deliveries > 0
+    assert dial_status_asked >= 1
+
+
+def test_push_and_poll_merge_newest_wins() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = CallStore()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    store.apply(Call("s", "cloudagent", "u", Status.COMPLETED, ended_at=t0, updated_at=t0), "poll")
+    # A late Disconnect event (outcome unknown) never undoes a final CDR...
+    store.apply(Call("s", "cloudagent", "u", Status.UNKNOWN, updated_at=t0), "push")
+    assert store.calls[("s", "cloudagent" and "u")].status is Status.COMPLETED
+    # ...and an older push is dropped as stale.
+    assert (
+        store.apply(
+            Call("s", "cloudagent", "u", Status.RINGING, updated_at=t0 - timedelta(seconds=30)), "push"
+        )
+        is None
+    )
