@@ -53,10 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--filter", metavar="QUERY", help="start with this filter")
     monitor.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    _display_args(monitor)
 
     demo = sub.add_parser("demo", parents=[common], help="the live monitor on the built-in simulator")
     demo.add_argument("--filter", metavar="QUERY", help="start with this filter")
     _scenario_args(demo)
+    _display_args(demo)
 
     watch = sub.add_parser(
         "watch", parents=[common], help="print calls to stdout (a stream, or --once a snapshot)"
@@ -114,6 +116,31 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     cfg_sub.add_parser("check", parents=[common], help="validate the config file")
     return parser
+
+
+_COLOR_SYSTEMS = {"auto": "auto", "truecolor": "truecolor", "256": "256", "16": "standard", "none": None}
+
+
+def _display_args(parser: argparse.ArgumentParser) -> None:
+    """For slow links: fewer frames a second, fewer colours (so fewer and shorter escape sequences)."""
+    parser.add_argument("--fps", type=_ranged(int, 1, 60, "a whole number"), default=None,
+                        help="at most this many screen updates a second (default 60; try 2 on a slow link)")  # fmt: skip
+    parser.add_argument("--colors", choices=list(_COLOR_SYSTEMS), default="auto",
+                        help="colour depth: truecolor, 256, 16, or none (NO_COLOR); default: what the terminal says")  # fmt: skip
+
+
+def _apply_display(args: argparse.Namespace) -> float | None:
+    """Set Textual's frame cap and colour system (read when Textual is imported, so before that)."""
+    import os
+
+    if args.fps:
+        os.environ["TEXTUAL_FPS"] = str(args.fps)
+    system = _COLOR_SYSTEMS[args.colors]
+    if system is None:
+        os.environ["NO_COLOR"] = "1"
+    elif system != "auto":
+        os.environ["TEXTUAL_COLOR_SYSTEM"] = system
+    return float(args.fps) if args.fps else None
 
 
 def _scenario_args(parser: argparse.ArgumentParser) -> None:
@@ -337,6 +364,7 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     from callmon.runtime import live_session
     from callmon.tui.app import CallmonApp, Opener
 
+    fps = _apply_display(args)
     flt = args.filter if hasattr(args, "filter") and args.filter else ""
     try:
         compile_query(flt)
@@ -350,7 +378,9 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
         pairs = [(s, world.secrets[s.name]) for s in world.sources]
 
         def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
-            return live_session(pairs, transport=world.transport(), on_notice=notice)
+            return live_session(
+                pairs, transport=world.transport(), on_notice=notice, tick_hz=min(4.0, fps or 4.0)
+            )
 
         title = f"callmon demo · simulator, {args.calls} calls, seed {args.seed}"
     else:
@@ -376,7 +406,7 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
                 problems=problems,
                 history_path=default_path(),
                 retention_days=cfg.retention_days,
-                tick_hz=cfg.tick_hz,
+                tick_hz=min(cfg.tick_hz, fps or cfg.tick_hz),
                 on_notice=notice,
                 webhooks=cfg.webhooks,
             )

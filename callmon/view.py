@@ -13,7 +13,7 @@ import gc
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -48,6 +48,7 @@ class ViewDelta:
 
     changed: frozenset[Key]
     moved: bool
+    before: Mapping[Key, Call] = field(default_factory=dict)  # each changed call as it was shown until now
 
 
 class CallView:
@@ -211,6 +212,7 @@ class CallView:
 
     def apply(self, changes: Iterable[Change]) -> ViewDelta:
         changed: set[Key] = set()
+        previous: dict[Key, Call] = {}
         moved = False
         entry = self._entry
         match = self._matcher()
@@ -219,6 +221,8 @@ class CallView:
         for change in changes:
             key, call = change.key, change.call
             before = calls.get(key)
+            if before is not None and key not in previous:
+                previous[key] = before
             calls[key] = call
             new_row = entry(call, key)
             if before is None:
@@ -257,7 +261,7 @@ class CallView:
                 continue
             self._shown_counts[call.status] += 1
             changed.add(key)
-        return ViewDelta(frozenset(changed), moved)
+        return ViewDelta(frozenset(changed), moved, previous)
 
     def next_matching(self, start: int, step: int, statuses: frozenset[Status]) -> int | None:
         """Index of the next row (after `start`, in direction `step`) whose status is in `statuses`."""

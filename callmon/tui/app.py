@@ -167,7 +167,8 @@ class CallmonApp(App[int]):
     def _apply(self, batch: list[Change]) -> None:
         delta = self.view.apply(batch)
         self.table.rows_changed(delta, ((c.key, c.kind) for c in batch))
-        self._show_health()
+        # The counts in the header follow once a second (_each_second), not at every tick: on a slow link a
+        # burst of changes to rows off screen should cost next to nothing.
         screen = self.screen
         if isinstance(screen, DetailScreen) and any(c.key == screen.key for c in batch):
             self._update_detail(screen)

@@ -26,6 +26,12 @@ from callmon.view import CallView, ViewDelta
 MARK_SECONDS = 2.0
 GUTTER = 2  # a change marker ("+" new, "~" changed, "!" ended) readable without colour
 WIDTH = GUTTER + TOTAL_WIDTH
+# Each column's first cell on a row.
+_OFFSETS = []
+_x = GUTTER
+for _column in COLUMNS:
+    _OFFSETS.append((_x, _column))
+    _x += _column.width + SEPARATOR
 
 STATUS_STYLE = {
     Status.QUEUED: Style(color="bright_black"),
@@ -39,10 +45,11 @@ STATUS_STYLE = {
     Status.UNKNOWN: Style(color="bright_black"),
 }
 MARK_TEXT = {"new": "+", "changed": "~", "ended": "!"}
+# Marks live in the gutter only: when one fades, two cells are redrawn, not the row.
 MARK_STYLE = {
-    "new": Style(bgcolor="#12361f"),
-    "changed": Style(bgcolor="#2c2a10"),
-    "ended": Style(bgcolor="#2a1a36"),
+    "new": Style(color="green", bold=True),
+    "changed": Style(color="yellow", bold=True),
+    "ended": Style(color="magenta", bold=True),
 }
 CURSOR_STYLE = Style(reverse=True)
 DIM = Style(dim=True)
@@ -184,15 +191,32 @@ class CallTable(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, row - cursor_screen), animate=False, immediate=True)
             self.refresh()
             return
-        self._refresh_keys(delta.changed)
+        self._refresh_cells(delta)
 
-    def _refresh_keys(self, keys: frozenset[Key] | set[Key]) -> None:
-        if not keys:
+    def _refresh_cells(self, delta: ViewDelta) -> None:
+        """Redraw, on the visible rows a batch touched, only the cells whose text changed (and the gutter)."""
+        if not delta.changed:
             return
         top, bottom = self.visible_range()
+        now = self.clock()
         for offset, key in enumerate(self.view.keys(top, bottom)):
-            if key in keys:
-                self.refresh_line(top + offset)
+            if key not in delta.changed:
+                continue
+            y = top + offset
+            old, new = delta.before.get(key), self.view.calls.get(key)
+            if old is None or new is None:
+                self.refresh_line(y)
+                continue
+            self._refresh_span(y, 0, GUTTER)
+            x = GUTTER
+            for column in COLUMNS:
+                if column.text(old, now) != column.text(new, now):
+                    self._refresh_span(y, x, column.width)
+                x += column.width + SEPARATOR
+
+    def _refresh_span(self, y: int, x: int, width: int) -> None:
+        """Refresh cells [x, x+width) of virtual row y: only what is on screen of them."""
+        self.refresh(Region(x - round(self.scroll_x), y - round(self.scroll_y), width, 1))
 
     def tick(self) -> None:
         """Once a second: expire change marks and redraw the visible live cells (durations, ages)."""
@@ -201,10 +225,14 @@ class CallTable(ScrollView, can_focus=True):
         for key in expired:
             del self.marks[key]
         top, bottom = self.visible_range()
+        live = [(x, c.width) for x, c in _OFFSETS if c.live]
         for offset, key in enumerate(self.view.keys(top, bottom)):
             call = self.view.calls.get(key)
-            if key in expired or (call is not None and call.status.active):
-                self.refresh_line(top + offset)
+            if key in expired:
+                self._refresh_span(top + offset, 0, GUTTER)
+            if call is not None and call.status.active:
+                for x, width in live:  # durations and ages tick; nothing else on the row does
+                    self._refresh_span(top + offset, x, width)
 
     def reset(self) -> None:
         """The view was rebuilt (new filter or sort): redraw everything, keep the cursor on its call."""
@@ -287,13 +315,13 @@ class CallTable(ScrollView, can_focus=True):
 
     def _render_row(self, call: Call, now: float, selected: bool, mark: str | None) -> Strip:
         base = self.rich_style
-        if mark:
-            base = base + MARK_STYLE[mark]
         if selected:
             base = base + CURSOR_STYLE
         # Adjacent cells of the same style become one segment: fewer segments, a cheaper frame.
-        segments: list[Segment] = []
-        text: list[str] = [f"{MARK_TEXT.get(mark or '', ' ')} "]
+        segments: list[Segment] = [
+            Segment(f"{MARK_TEXT.get(mark or '', ' ')} ", base + MARK_STYLE[mark] if mark else base)
+        ]
+        text: list[str] = []
         style = base
         gap = " " * SEPARATOR
         for i, column in enumerate(COLUMNS):

@@ -41,6 +41,7 @@ class HealthBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
+        self._shown: tuple[object, ...] | None = None
 
     def show(
         self,
@@ -71,7 +72,12 @@ class HealthBar(Static):
             second.append(
                 f"  ⏸ PAUSED +{paused:,} changes", Style(color="black", bgcolor="yellow", bold=True)
             )
-        self.update(Text("\n").join([line, second]))
+        text = Text("\n").join([line, second])
+        fingerprint = (text.plain, tuple((s.start, s.end, str(s.style)) for s in text.spans))
+        if fingerprint != self._shown:
+            # Redrawn only when it reads differently: an idle monitor writes nothing to the terminal.
+            self._shown = fingerprint
+            self.update(text, layout=False)  # fixed height: a layout pass would repaint the table's scrollbar
 
     @staticmethod
     def _sources_line(health: Sequence[SourceHealth], now: float, *, compact: bool) -> Text:
