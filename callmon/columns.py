@@ -7,7 +7,6 @@ the layout or force a re-measure of 100k rows.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,7 +146,3 @@ def fit(text: str, width: int, *, right: bool = False) -> str:
     if len(text) > width:
         return text[: width - 1] + "…"
     return text.rjust(width) if right else text.ljust(width)
-
-
-def now() -> float:
-    return time.time()

@@ -234,10 +234,6 @@ def resolve(
     return secrets
 
 
-def missing_fields(source: Source, secrets: Mapping[str, str]) -> list[str]:
-    return [f for f in ADAPTERS[source.provider].secret_fields if f not in secrets]
-
-
 async def store_async(source: str, field: str, secret: str, keyring: Keyring | None = None) -> None:
     """Store a secret without blocking the event loop (the monitor's credential prompt)."""
     store = keyring if keyring is not None else _default

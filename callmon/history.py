@@ -122,21 +122,7 @@ class History:
             count += 1
         return count
 
-    def timeline(self, source: str, call_id: str) -> list[StatusEvent]:
-        return self._executor.submit(self._timeline, source, call_id).result()
-
-    def _timeline(self, source: str, call_id: str) -> list[StatusEvent]:
-        assert self._db is not None
-        rows = self._db.execute(
-            "SELECT at, status, raw_status, via FROM events WHERE source = ? AND call_id = ? ORDER BY at",
-            (source, call_id),
-        )
-        return [StatusEvent(at, Status(s), r, v) for at, s, r, v in rows]
-
     # -- writing ----------------------------------------------------------------------------------------------
-
-    def write_sync(self, batch: list[Change]) -> None:
-        self._executor.submit(self._write, batch).result()
 
     async def write(self, batch: list[Change]) -> None:
         await asyncio.wrap_future(self._executor.submit(self._write, batch))

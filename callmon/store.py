@@ -6,8 +6,6 @@ batch per tick, with all changes to the same call since the last tick folded int
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -160,17 +158,6 @@ class CallStore:
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    async def run_ticker(self, hz: float = 4.0) -> None:
-        """Flush at a fixed rate until cancelled (the last pending batch is flushed on the way out)."""
-        period = 1.0 / hz
-        try:
-            while True:
-                await asyncio.sleep(period)
-                self.flush()
-        finally:
-            with contextlib.suppress(Exception):
-                self.flush()
 
 
 def _stale(old: Call, new: Call) -> bool:

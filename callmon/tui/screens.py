@@ -22,7 +22,7 @@ from callmon.columns import STATUS_GLYPH, clock_text
 from callmon.model import Call, iso
 from callmon.redact import scrub
 from callmon.store import Key, StatusEvent
-from callmon.text import clean, safe_json
+from callmon.text import safe_json
 from callmon.tui.table import STATUS_STYLE
 
 LABEL = Style(color="bright_black")
@@ -277,7 +277,3 @@ class CredentialScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def safe_text(value: str) -> Text:
-    return Text(clean(value))
