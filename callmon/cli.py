@@ -178,7 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs
     redact.install_log_filter()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        words = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(words)
+        if args.command is None:
+            # Bare `callmon [--config PATH]` is the monitor, with the monitor's defaults filled in.
+            args = parser.parse_args([*words, "monitor"])
         return _dispatch(args)
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
@@ -196,7 +201,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    command = args.command or "monitor"
+    command = args.command
     if command == "watch":
         return _watch(args)
     if command == "config":

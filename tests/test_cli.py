@@ -219,3 +219,20 @@ def test_watch_once_demo_runs_in_process(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["watch", "--once", "--demo", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert {r["provider"] for r in records} == {"dialgood", "dialgen", "cloudagent", "velip", "vobiz"}
+
+
+def test_bare_callmon_is_the_monitor_and_says_what_is_missing(tmp_path: Path) -> None:
+    """`callmon` with no command and no config: one line naming the file and the fix, exit 2."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "nothing-here")}
+    env.pop("CALLMON_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "callmon"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "no config file here (create one with `callmon config init`)" in result.stderr
+    config = tmp_path / "c.toml"
+    config.write_text("tick_hz = 999\n")
+    result = subprocess.run([sys.executable, "-m", "callmon", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 2 and "tick_hz must be a number" in result.stderr
