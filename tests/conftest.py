@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,30 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         if name.startswith("CALLMON_") and name not in ("CALLMON_REQUIRE_SECRET_SERVICE",):
             monkeypatch.delenv(name)
     yield
+
+
+def launch_simulate(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """`callmon simulate --port 0 ARGS` as a separate process; returns it and everything it printed up to
+    and including its "listening on URL" line (the config and the env exports for its secrets)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callmon", "simulate", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("# simulator listening on "):
+            return proc, "".join(lines)
+    proc.kill()
+    raise AssertionError("simulator did not start: " + (proc.stderr.read() if proc.stderr else ""))
+
+
+def listening_url(printed: str) -> str:
+    return printed.rsplit("# simulator listening on ", 1)[1].split()[0]
 
 
 async def serve_simulator(sim: Simulator) -> AsyncIterator[Served]:

@@ -13,38 +13,13 @@ from pathlib import Path
 import pytest
 
 from callmon.cli import main
+from tests.conftest import launch_simulate
 
 
 @pytest.fixture(scope="module")
 def simulator_process() -> Iterator[tuple[str, dict[str, str]]]:
     """`callmon simulate --port 0` in a subprocess; yields its printed config and the env exports it lists."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callmon",
-            "simulate",
-            "--port",
-            "0",
-            "--calls",
-            "60",
-            "--faults",
-            "ratelimit=off",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("# simulator listening"):
-            break
-    else:
-        proc.kill()
-        raise AssertionError("simulator did not start: " + (proc.stderr.read() if proc.stderr else ""))
-    text = "".join(lines)
+    proc, text = launch_simulate("--calls", "60", "--faults", "ratelimit=off")
     env = dict(re.findall(r"^#\s+export (\w+)=(\S+)$", text, re.M))
     try:
         yield text, env

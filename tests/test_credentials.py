@@ -28,6 +28,7 @@ from callmon.output import render
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.errors import AuthError
 from callmon.text import safe_json
+from tests.conftest import launch_simulate, listening_url
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = os.environ.get("CALLMON_REQUIRE_SECRET_SERVICE") == "1"
@@ -154,30 +155,9 @@ def test_auth_set_status_delete_through_the_real_secret_service(on_bus: None, tm
 def test_watch_reads_its_secret_from_the_secret_service(on_bus: None, tmp_path: Path) -> None:
     from callmon.simulator.app import DEMO_SECRETS
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callmon",
-            "simulate",
-            "--port",
-            "0",
-            "--calls",
-            "20",
-            "--faults",
-            "ratelimit=off",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc, printed = launch_simulate("--calls", "20", "--faults", "ratelimit=off")
     try:
-        assert proc.stdout is not None
-        url = ""
-        for line in proc.stdout:
-            if line.startswith("# simulator listening on "):
-                url = line.split()[4]
-                break
+        url = listening_url(printed)
         cfg = str(config_file(tmp_path, url))
         stored = run_cli(
             ["auth", "set", "acme", "tsid", "--stdin", "--config", cfg], stdin=DEMO_SECRETS["velip"]["tsid"]
