@@ -135,7 +135,7 @@ class Call:
                 value = value.value
             out[name] = value
         if include_raw:
-            out["raw"] = dict(self.raw)
+            out["raw"] = payload(self.raw)
         return out
 
 
@@ -319,6 +319,11 @@ class PackedPayload(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"PackedPayload({len(self._blob)} bytes)"
+
+
+def payload(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw payload as a plain dict, decoded once. (`dict(packed)` would decode it once per key.)"""
+    return raw.unpack() if isinstance(raw, PackedPayload) else dict(raw)
 
 
 def iso(value: datetime) -> str:

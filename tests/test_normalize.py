@@ -322,3 +322,21 @@ def test_escape_sequences_are_made_inert() -> None:
         assert "\x1b" not in value and "\x9b" not in value and "\r" not in value and "\u202e" not in value
         assert "[2J" not in value and "52;" not in value
     assert call.raw["rawStatus"] == evil["rawStatus"]  # the raw payload is kept verbatim
+
+
+def test_a_packed_payload_is_decoded_once_for_a_whole_dict(monkeypatch: pytest.MonkeyPatch) -> None:
+    from callmon.model import PackedPayload, payload
+
+    raw = seed("vobiz_cdr.json")["data"]
+    packed = PackedPayload.of(raw)
+    calls = 0
+    real = PackedPayload.unpack
+
+    def counting(self: PackedPayload) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        return real(self)
+
+    monkeypatch.setattr(PackedPayload, "unpack", counting)
+    assert payload(packed) == raw and calls == 1
+    assert vobiz.normalize(raw).with_changes(raw=packed).record(include_raw=True)["raw"] == raw and calls == 2
