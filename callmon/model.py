@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from callmon.text import clean, clean_multiline
 
@@ -112,6 +112,12 @@ class Call:
                 raise ValueError(f"{f} must be timezone-aware")
         if self.updated_at is not None and self.updated_at == self.ended_at:
             object.__setattr__(self, "updated_at", self.ended_at)  # one object, not two equal ones
+        if self.details:
+            pairs = tuple(_DETAILS.share(pair[0], pair) for pair in self.details)
+            object.__setattr__(self, "details", pairs)
+        if self.transcript:
+            lines = tuple(_LINES.share(line.role, line) for line in self.transcript)
+            object.__setattr__(self, "transcript", lines)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -137,6 +143,48 @@ class Call:
         if include_raw:
             out["raw"] = payload(self.raw)
         return out
+
+
+_T = TypeVar("_T")
+
+
+class _Vocabulary:
+    """One shared object for equal values of a kind drawn from a small vocabulary.
+
+    Detail pairs like ("codec", "PCMU") or ("hangup by", "UserHangup"), and a voice agent's scripted lines,
+    repeat across a campaign, and each would otherwise cost a copy per call. A kind whose values keep
+    changing from call to call (a conversation id) is not a vocabulary: past `limit` distinct values it is
+    dropped and no longer pooled, so the pools stay small whatever the payloads hold.
+    """
+
+    def __init__(self, limit: int, kinds: int = 256) -> None:
+        self._limit = limit
+        self._kinds = kinds
+        self._pools: dict[str, dict[Any, Any] | None] = {}
+
+    def share(self, kind: str, value: _T) -> _T:
+        pool = self._pools.get(kind, _MISSING)
+        if pool is None:
+            return value
+        if pool is _MISSING:
+            if len(self._pools) >= self._kinds:
+                return value
+            pool = self._pools[kind] = {}
+        assert isinstance(pool, dict)
+        shared = pool.get(value)
+        if shared is not None:
+            return shared  # type: ignore[no-any-return]
+        if len(pool) >= self._limit:
+            self._pools[kind] = None
+        else:
+            pool[value] = value
+        return value
+
+
+_MISSING: Any = object()
+_DETAILS = _Vocabulary(limit=256)
+_LINES = _Vocabulary(limit=4096)
+_SHAPES = _Vocabulary(limit=1024)
 
 
 _STR_FIELDS = tuple(
@@ -278,26 +326,38 @@ _ZDICT = (
 class PackedPayload(Mapping[str, Any]):
     """A provider payload kept as compressed JSON: a raw CDR is 1-4 KB as a dict, a few hundred bytes here.
 
-    It is read only when someone looks (the detail screen, `--raw`), so decoding on each access is cheap
-    where it matters; 100k calls held as dicts would cost hundreds of megabytes.
+    A payload's field names are its shape, and a provider sends a handful of shapes: the names are kept once
+    per shape, shared by every call of it, and only the values are compressed. It is read only when someone
+    looks (the detail screen, `--raw`), so decoding on each access is cheap where it matters; 100k calls
+    held as dicts would cost hundreds of megabytes.
     """
 
-    __slots__ = ("_blob",)
+    __slots__ = ("_blob", "_keys")
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes, keys: tuple[str, ...] | None = None) -> None:
         self._blob = blob
+        self._keys = keys  # None: the blob is the whole JSON value
 
     @classmethod
     def of(cls, payload: Mapping[str, Any]) -> PackedPayload:
         if isinstance(payload, PackedPayload):
             return payload
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+        keys: tuple[str, ...] | None = tuple(payload)
+        value: Any = list(payload.values())
+        if not all(type(k) is str for k in keys):  # type: ignore[union-attr]
+            keys, value = None, payload  # JSON would turn such keys into strings: keep its reading of them
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
         packer = zlib.compressobj(6, zdict=_ZDICT)
-        return cls(packer.compress(text.encode("utf-8")) + packer.flush())
+        return cls(
+            packer.compress(text.encode("utf-8")) + packer.flush(),
+            None if keys is None else _SHAPES.share("", keys),
+        )
 
     def unpack(self) -> dict[str, Any]:
         unpacker = zlib.decompressobj(zdict=_ZDICT)
         value = json.loads(unpacker.decompress(self._blob) + unpacker.flush())
+        if self._keys is not None:
+            return dict(zip(self._keys, value, strict=True))
         return value if isinstance(value, dict) else {"payload": value}
 
     def __getitem__(self, key: str) -> Any:
@@ -311,14 +371,14 @@ class PackedPayload(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedPayload):
-            return self._blob == other._blob
+            return self._blob == other._blob and self._keys == other._keys
         return isinstance(other, Mapping) and self.unpack() == dict(other)
 
     def __hash__(self) -> int:
-        return hash(self._blob)
+        return hash((self._blob, self._keys))
 
     def __repr__(self) -> str:
-        return f"PackedPayload({len(self._blob)} bytes)"
+        return f"PackedPayload({len(self._blob)} bytes, {len(self._keys or ())} shared field names)"
 
 
 def payload(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,9 @@ class CallStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # when a status change was observed (the timeline's times)
         self.calls: dict[Key, Call] = {}
-        self.timelines: dict[Key, tuple[StatusEvent, ...]] = {}
+        # Each call's status timeline, flattened: (at, status, raw_status, via) repeated. One tuple per call
+        # instead of one per event plus one to hold them: a third of the memory. Read it with timeline().
+        self._timelines: dict[Key, tuple[object, ...]] = {}
         # Per source, the ids of calls still queued, ringing or in progress: what pollers care about;
         # and of calls in "unknown" (ended, outcome not known yet: a pushed Disconnect), to look up.
         self.active: dict[str, set[str]] = {}
@@ -88,8 +90,8 @@ class CallStore:
         previous = old.status if old is not None else None
         if previous is not call.status:
             self.stats.status_changes += 1
-            event = StatusEvent(self.clock(), call.status, call.raw_status, via)
-            self.timelines[key] = (*self.timelines.get(key, ()), event)
+            event = (self.clock(), call.status, call.raw_status, via)
+            self._timelines[key] = (*self._timelines.get(key, ()), *event)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
         earlier = self._pending.get(key)
         if earlier is not None:
@@ -109,7 +111,7 @@ class CallStore:
             call = call.with_changes(raw=PackedPayload.of(call.raw))
         self.calls[call.key] = call
         self._track_active(call)
-        self.timelines[call.key] = tuple(timeline)
+        self._timelines[call.key] = tuple(value for event in timeline for value in event)
 
     def _track_active(self, call: Call) -> None:
         for index, member in (
@@ -122,10 +124,15 @@ class CallStore:
             else:
                 ids.discard(call.call_id)
 
+    def timeline(self, key: Key) -> tuple[StatusEvent, ...]:
+        """The call's status changes, oldest first."""
+        flat = self._timelines.get(key, ())
+        return tuple(StatusEvent(*flat[i : i + 4]) for i in range(0, len(flat), 4))  # type: ignore[arg-type]
+
     def via(self, key: Key) -> Via | None:
         """How the call's last status change arrived."""
-        timeline = self.timelines.get(key)
-        return timeline[-1].via if timeline else None
+        flat = self._timelines.get(key)
+        return flat[-1] if flat else None  # type: ignore[return-value]
 
     def source_calls(self, source: str) -> Mapping[str, Call]:
         return _SourceCalls(self.calls, source)

@@ -210,7 +210,7 @@ def test_store_merges_drops_noops_and_stale_updates_and_coalesces() -> None:
     assert store.apply(live) is None and store.stats.dropped_stale == 1, "an older update never wins"
     batch = store.flush()
     assert len(batch) == 1 and batch[0].kind == "new" and batch[0].call.status is Status.COMPLETED
-    assert [e.status for e in store.timelines[("s", "c1")]] == [
+    assert [e.status for e in store.timeline(("s", "c1"))] == [
         Status.RINGING,
         Status.IN_PROGRESS,
         Status.COMPLETED,
@@ -247,15 +247,15 @@ async def test_history_reloads_after_restart(tmp_path: object) -> None:
             await wait_for(lambda: len(session.store) >= 5, 10)
             await asyncio.sleep(0.3)
             before = {k: c.status for k, c in session.store.calls.items()}
-            timelines = {k: len(v) for k, v in session.store.timelines.items()}
+            timelines = {k: len(session.store.timeline(k)) for k in session.store.calls}
         assert oct(db.stat().st_mode & 0o777) == "0o600"
         # Restart with the provider unreachable: what we knew is back, timelines included.
         dead = [replace(s, base_url="http://127.0.0.1:9") for s in sources]
         async with live_session(_pairs(dead), history_path=db, tick_hz=10) as session:
             after = {k: c.status for k, c in session.store.calls.items()}
             assert set(after) >= set(before)
-            assert all(len(session.store.timelines[k]) >= 1 for k in before)
-            assert sum(len(session.store.timelines[k]) for k in before) >= sum(timelines.values()) - len(
+            assert all(len(session.store.timeline(k)) >= 1 for k in before)
+            assert sum(len(session.store.timeline(k)) for k in before) >= sum(timelines.values()) - len(
                 before
             )
 
@@ -292,3 +292,18 @@ async def test_late_cdr_is_fetched_once_the_provider_writes_it(provider: str) ->
             )
             await engine.stop()
     assert ok
+
+
+def test_the_store_keeps_each_calls_status_timeline() -> None:
+    ticks = iter(range(100))
+    store = CallStore(clock=lambda: float(next(ticks)))
+    call = Call(source="s", provider="vobiz", call_id="c1", status=Status.RINGING, raw_status="ringing")
+    store.apply(call)
+    store.apply(call.with_changes(reason="same status: no new event"))
+    store.apply(call.with_changes(status=Status.COMPLETED, raw_status="NORMAL_CLEARING"), via="push")
+    assert [tuple(e) for e in store.timeline(("s", "c1"))] == [
+        (0.0, Status.RINGING, "ringing", "poll"),
+        (1.0, Status.COMPLETED, "NORMAL_CLEARING", "push"),
+    ]
+    assert store.via(("s", "c1")) == "push"
+    assert store.timeline(("s", "nope")) == () and store.via(("s", "nope")) is None

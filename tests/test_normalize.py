@@ -340,3 +340,29 @@ def test_a_packed_payload_is_decoded_once_for_a_whole_dict(monkeypatch: pytest.M
     monkeypatch.setattr(PackedPayload, "unpack", counting)
     assert payload(packed) == raw and calls == 1
     assert vobiz.normalize(raw).with_changes(raw=packed).record(include_raw=True)["raw"] == raw and calls == 2
+
+
+def test_a_packed_payload_keeps_every_value_and_the_field_order() -> None:
+    from callmon.model import PackedPayload, payload
+
+    raw = {"b": None, "a": [1, {"x": "é\u202e"}], "c": 1.5, "d": True}
+    packed = PackedPayload.of(raw)
+    assert list(payload(packed).items()) == list(raw.items())
+    # Payloads of one shape share their field names.
+    other = PackedPayload.of({"b": 2, "a": [], "c": 0, "d": False})
+    assert packed._keys is other._keys
+    # Keys JSON would turn into strings keep JSON's reading of them.
+    assert payload(PackedPayload.of({1: "x", "y": 2})) == {"1": "x", "y": 2}  # type: ignore[dict-item]
+
+
+def test_detail_pairs_are_shared_only_while_they_are_a_vocabulary() -> None:
+    from callmon.model import _Vocabulary
+
+    words = _Vocabulary(limit=3)
+    first = words.share("codec", ("codec", "PCMU"))
+    assert words.share("codec", ("codec", "PCMU")) is first  # equal values: one object
+    ids = [("id", f"conv_{i}") for i in range(5)]
+    assert [words.share("id", pair) for pair in ids] == ids  # past the limit: kept as they are
+    assert words._pools["id"] is None  # and no longer pooled
+    late = ("id", "conv_0")
+    assert words.share("id", late) is late

@@ -81,5 +81,5 @@ async def test_kill_9_loses_nothing_that_was_printed(tmp_path: Path, scenario: S
     for row in rows:
         key = (str(row["source"]), str(row["call_id"]))
         assert key in store.calls, f"{key} was printed but is not in history"
-        statuses = {e.status.value for e in store.timelines[key]}
+        statuses = {e.status.value for e in store.timeline(key)}
         assert row["status"] in statuses

@@ -201,7 +201,7 @@ async def test_simulator_pushes_and_engine_polls_end_at_ground_truth() -> None:
 
             ok = await wait_for(done, 60)
             pusher.cancel()
-            vias = {e.via for timeline in store.timelines.values() for e in timeline}
+            vias = {e.via for k in store.calls for e in store.timeline(k)}
             dial_status_asked = sim.count("cloudagent", "dial_status")
     got = {(c.provider, c.call_id): c.status for c in store.calls.values()}
     assert ok, {k: (got.get(k), v) for k, v in truth.items() if got.get(k) != v}

@@ -327,9 +327,7 @@ class CallmonApp(App[int]):
         if call is None:
             return
         store = self.session.store
-        self.push_screen(
-            DetailScreen(message.key, call, store.timelines.get(message.key, ()), store.via(message.key))
-        )
+        self.push_screen(DetailScreen(message.key, call, store.timeline(message.key), store.via(message.key)))
         self._fetch_detail(message.key)
 
     def on_detail_screen_refresh_requested(self, message: DetailScreen.RefreshRequested) -> None:
@@ -345,7 +343,7 @@ class CallmonApp(App[int]):
         store = self.session.store
         call = store.get(screen.key)
         if call is not None:
-            screen.update_call(call, store.timelines.get(screen.key, ()), store.via(screen.key))
+            screen.update_call(call, store.timeline(screen.key), store.via(screen.key))
 
     # -- export -----------------------------------------------------------------------------------------------
 

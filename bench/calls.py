@@ -1,0 +1,87 @@
+"""Benchmark data: calls as the engine would hold them, from the simulator's wire payloads through normalize().
+
+Each call is the merge of the payloads the engine would have seen by mid-campaign: a live lookup while it was
+talking (Dialgood and Dialgen carry the transcript so far) and then its current record (the CDR once ready).
+So records carry what real ones do: provider details, transcripts, a raw payload, a timeline of 1-3 events.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from callmon.model import Call
+from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
+from callmon.simulator import wire
+from callmon.simulator.scenario import CallPlan, Clock, Scenario
+from callmon.store import CallStore
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def _payloads(plan: CallPlan, t: float, clock: Clock) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(provider, payload) in the order the engine would have received them by scenario time t."""
+    provider = plan.provider
+    talking = plan.answered is not None and t > plan.answered
+    mid = (plan.answered + min(t, plan.ended)) / 2 if plan.answered is not None and talking else t
+    if provider == "dialgood":
+        if talking:
+            yield provider, wire.dialgood_live(plan, mid)
+        yield provider, wire.dialgood_cdr(plan, clock) if plan.cdr_ready(t) else wire.dialgood_live(plan, t)
+    elif provider == "dialgen":
+        if talking:
+            yield provider, wire.dialgen_persistent(plan, mid, clock)
+        yield provider, wire.dialgen_status(plan, t, clock)
+    elif provider == "cloudagent":
+        yield provider, wire.cloudagent_row(plan, clock)  # its CDR rows are all callmon polls
+    elif provider == "velip":
+        yield provider, wire.velip_record(plan, t, clock)
+    elif plan.cdr_ready(t):
+        yield provider, wire.vobiz_cdr(plan, clock, "MA_BENCH")
+    else:
+        yield provider, wire.vobiz_queued(plan, clock) if t < plan.dialed else wire.vobiz_live(plan, t, clock)
+
+
+def normalize(provider: str, raw: dict[str, Any]) -> Call:
+    source = f"acme-{provider}"
+    if provider == "dialgood":
+        return dialgood.normalize(raw, source)
+    if provider == "dialgen":
+        return dialgen.normalize(raw, source)
+    if provider == "cloudagent":
+        return cloudagent.normalize(raw, source)
+    if provider == "velip":
+        return velip.normalize(raw, source)
+    return vobiz.normalize(raw, source)
+
+
+Payloads = list[tuple[str, dict[str, Any]]]
+
+
+def payloads(n: int, seed: int = 42) -> Payloads:
+    """What the engine would have received for n calls, most ended by now, some still live."""
+    clock = Clock(real=lambda: 0.0, start_utc=START)
+    scenario = Scenario(seed=seed, calls=n, span=n / 2, warmup=0.0, clock=clock)
+    rng = random.Random(seed)
+    out: Payloads = []
+    for plan in scenario.plans:
+        # Seen at a moment of its life: 3 in 4 ended, the rest queued, ringing or talking.
+        done = plan.ended + plan.cdr_delay
+        t = done + 1 if rng.random() < 0.75 else rng.uniform(plan.queued, plan.ended)
+        out.extend(_payloads(plan, t, clock))
+    return out
+
+
+def fill(store: CallStore, received: Payloads) -> None:
+    """Normalize and merge every payload, as the engine does."""
+    for provider, raw in received:
+        store.apply(normalize(provider, raw))
+    store.take()
+
+
+def calls(n: int, seed: int = 42) -> list[Call]:
+    store = CallStore()
+    fill(store, payloads(n, seed))
+    return list(store.calls.values())
