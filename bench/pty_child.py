@@ -1,5 +1,10 @@
-"""The monitor under a synthetic load, for bench/terminal.py: N calls, changes at a set rate to visible or
-off-screen rows, and the event loop's lag recorded (written as JSON to --report at exit)."""
+"""The monitor under load, for bench/terminal.py, with the event loop's lag recorded (JSON to --report).
+
+Synthetic: N calls, changes at a set rate to visible or off-screen rows.
+--demo: `callmon demo` as a user runs it, except that the simulator runs in its own process behind a real
+loopback socket; the report then also holds the end-to-end lag, from the moment the simulator's clock
+passed a call's status change to the moment the frame showing it was handed to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,6 +35,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--report", required=True)
     parser.add_argument("--fps", type=int, default=None)
     parser.add_argument("--colors", default="auto")
+    parser.add_argument("--demo", action="store_true", help="the demo, the simulator in its own process")
     return parser.parse_args()
 
 
@@ -46,6 +53,10 @@ def main() -> None:
     from callmon.runtime import Session
     from callmon.store import CallStore
     from callmon.tui.app import CallmonApp
+
+    if args.demo:
+        demo(args)
+        return
 
     rng = random.Random(5)
     base = datetime.now(UTC) - timedelta(hours=3)
@@ -106,6 +117,110 @@ def main() -> None:
         app.exit()
 
     app.call_later(lambda: app.set_timer(args.seconds, finish))
+    app.run()
+
+
+def demo(args: argparse.Namespace) -> None:
+    from callmon.model import Status
+    from callmon.runtime import live_session
+    from callmon.serve import bind, serving, url_of
+    from callmon.simulator import Clock, Scenario, Simulator, build_app, demo_secrets, demo_sources
+    from callmon.store import Key
+    from callmon.tui.app import CallmonApp
+    from callmon.tui.table import CallTable
+
+    # CLOCK_MONOTONIC is one clock for the whole machine: the forked simulator and this process agree on
+    # when each scenario moment happens.
+    scenario = Scenario(seed=7, calls=300, clock=Clock(speed=1.0, real=time.monotonic))
+    sock = bind("127.0.0.1", 0)
+    server = os.fork()
+    if server == 0:
+        os.setsid()
+
+        async def serve() -> None:
+            async with serving(build_app(Simulator(scenario)), sock):
+                await asyncio.Event().wait()
+
+        with contextlib.suppress(BaseException):
+            asyncio.run(serve())
+        os._exit(0)
+    sources = demo_sources(scenario, url_of(sock))
+    sock.close()
+    secrets = demo_secrets(sources)
+    provider_of = {s.name: s.provider for s in sources}
+
+    def happened(key: Key, status: Status) -> float | None:
+        """When (monotonic) the simulator's call reached this status."""
+        plan = scenario.find(provider_of[key[0]], key[1])
+        if plan is None:
+            return None
+        at = {Status.QUEUED: plan.queued, Status.RINGING: plan.dialed, Status.IN_PROGRESS: plan.answered}.get(
+            status, plan.ended if status is plan.outcome else None
+        )
+        clock = scenario.clock
+        return None if at is None else clock._t0 + (at - clock._offset) / clock.speed
+
+    rendered: set[tuple[Key, Status]] = set()
+    shown: dict[tuple[Key, Status], float] = {}
+    render_line = CallTable.render_line
+
+    def noting_render_line(self: CallTable, y: int) -> Any:
+        strip = render_line(self, y)
+        row = round(self.scroll_y) + y
+        if row < len(self.view):
+            key = self.view.key_at(row)
+            call = self.view.calls.get(key)
+            if call is not None:
+                rendered.add((key, call.status))
+        return strip
+
+    CallTable.render_line = noting_render_line  # type: ignore[method-assign]
+    lags: list[float] = []
+    started = time.monotonic()
+
+    class Measured(CallmonApp):
+        def _display(self, screen: Any, renderable: Any) -> None:
+            super()._display(screen, renderable)
+            now = time.monotonic()
+            for seen in rendered:
+                shown.setdefault(seen, now)
+            rendered.clear()
+
+    def opener(notice: Callable[[str], None]) -> Any:
+        pairs = [(s, secrets[s.name]) for s in sources]
+        return live_session(pairs, on_notice=notice, tick_hz=4)
+
+    async def measure_lag() -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - start - 0.01)
+
+    app = Measured(opener, title="bench")
+
+    def finish() -> None:
+        ordered = sorted(lags[len(lags) // 5 :])
+        p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
+        # Only changes that happened once the monitor was up: earlier ones were history when it started.
+        e2e = sorted(
+            t - at
+            for (key, status), t in shown.items()
+            if (at := happened(key, status)) is not None and at > started + 5
+        )
+        report = {"lag_p99_ms": p99 * 1000, "samples": len(ordered), "e2e_samples": len(e2e)}
+        if e2e:
+            report |= {"e2e_p50_s": e2e[len(e2e) // 2], "e2e_p95_s": e2e[int(0.95 * (len(e2e) - 1))]}
+        Path(args.report).write_text(json.dumps(report))
+        os.kill(server, 9)
+        app.exit()
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        tasks.append(asyncio.create_task(measure_lag()))
+        app.set_timer(args.seconds, finish)
+
+    app.call_later(start)
     app.run()
 
 

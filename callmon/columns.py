@@ -7,9 +7,9 @@ the layout or force a re-measure of 100k rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -76,7 +76,11 @@ EntryOf = Callable[[Call, tuple[str, str]], Entry]
 # Unknown values become a sentinel of the column's own type, so every row is (value, key) with values of
 # one type: CPython then compares them on its fast homogeneous path, several times quicker than mixed
 # tuples. The sentinel sorts last on screen whichever way the order is read.
-_NULL = {"text": ("\U0010ffff", ""), "number": (math.inf, -math.inf)}
+_NULL: dict[str, tuple[Any, Any]] = {
+    "text": ("\U0010ffff", ""),
+    "number": (math.inf, -math.inf),
+    "time": (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,32 +89,25 @@ class Column:
     title: str
     width: int
     text: Callable[[Call, float], str]
-    value: Callable[[Call], Any]  # what it sorts by (text or float); None where unknown
-    kind: str  # "text" or "number": the type of `value`
-    attr: str | None = None  # when `value` is a plain attribute: read with attrgetter, quicker in bulk
+    value: Callable[[Call], Any]  # what it sorts by: a value the call already holds where possible
+    kind: str  # "text", "number" or "time": the type of `value`
+    ties: bool = False  # many calls share a value (a status, a campaign): ties decide most of the order
     right: bool = False
     live: bool = False  # changes with the clock while a call is active
+
+    def null(self, reverse: bool) -> Any:
+        return _NULL[self.kind][1 if reverse else 0]
 
     def entry(self, reverse: bool) -> EntryOf:
         """A call's row in the sorted lists: (value, key), key last."""
         value = self.value
-        null = _NULL[self.kind][1 if reverse else 0]
+        null = self.null(reverse)
 
         def entry(call: Call, key: tuple[str, str]) -> Entry:
             v = value(call)
             return (null if v is None else v, key)
 
         return entry
-
-    def entries(self, calls: Mapping[tuple[str, str], Call], reverse: bool) -> list[Entry]:
-        """Every call's row, in one comprehension (the per-call cost is what sort time is made of)."""
-        null = _NULL[self.kind][1 if reverse else 0]
-        get = attrgetter(self.attr) if self.attr else self.value
-        return [(null if (v := get(c)) is None else v, k) for k, c in calls.items()]
-
-
-def _timestamp(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def _float(value: float | None) -> float | None:
@@ -119,22 +116,22 @@ def _float(value: float | None) -> float | None:
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", "STATUS", 13, lambda c, now: f"{STATUS_GLYPH[c.status]} {c.status.value}",
-           lambda c: float(STATUS_ORDER[c.status]), "number"),
-    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), lambda c: _float(c.duration_s),
-           "number", right=True, live=True),
+           lambda c: STATUS_ORDER[c.status], "number", ties=True),
+    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), attrgetter("duration_s"),
+           "number", ties=True, right=True, live=True),
     Column("age", "AGE", 4, age_text, _newest_first, "number", right=True, live=True),
-    Column("source", "SOURCE", 14, lambda c, now: c.source, lambda c: c.source, "text", attr="source"),
-    Column("id", "CALL ID", 22, lambda c, now: c.call_id, lambda c: c.call_id, "text", attr="call_id"),
-    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", lambda c: c.campaign, "text",
-           attr="campaign"),
-    Column("to", "TO", 15, lambda c, now: c.to or "", lambda c: c.to, "text", attr="to"),
-    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), lambda c: _timestamp(c.started_at),
-           "number"),
+    Column("source", "SOURCE", 14, lambda c, now: c.source, attrgetter("source"), "text", ties=True),
+    Column("id", "CALL ID", 22, lambda c, now: c.call_id, attrgetter("call_id"), "text"),
+    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", attrgetter("campaign"), "text",
+           ties=True),
+    Column("to", "TO", 15, lambda c, now: c.to or "", attrgetter("to"), "text"),
+    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), attrgetter("started_at"),
+           "time"),
     Column("cost", "COST", 9,
            lambda c, now: "" if c.cost is None else f"{c.cost:.2f} {c.currency or ''}".rstrip(),
-           lambda c: _float(c.cost), "number", right=True),
+           lambda c: _float(c.cost), "number", ties=True, right=True),
     Column("reason", "REASON", 30, lambda c, now: c.reason or c.raw_status or "",
-           lambda c: c.reason or c.raw_status, "text"),
+           lambda c: c.reason or c.raw_status, "text", ties=True),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COLUMNS}
 SEPARATOR = 1
