@@ -42,7 +42,7 @@ FIGURES = [
      None),
     ("pty: callmon demo, bytes/s", "terminal", "callmon demo, simulator over loopback", 0, "B/s", None),
 ]  # fmt: skip
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.,])-?\d[\d,]*(?:\.\d+)?")  # not the 50 of "p50"
 
 
 def run(script: str) -> str:

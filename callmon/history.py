@@ -97,6 +97,13 @@ class History:
             self._load_into, store, set(sources) if sources is not None else None
         ).result()
 
+    async def load(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
+        """load_into without holding up the event loop: 100k calls take seconds to read back, and the
+        monitor keeps drawing meanwhile. Nothing else may touch the store until this returns."""
+        return await asyncio.wrap_future(
+            self._executor.submit(self._load_into, store, set(sources) if sources is not None else None)
+        )
+
     def _load_into(self, store: CallStore, sources: set[str] | None) -> int:
         assert self._db is not None
         timelines: dict[tuple[str, str], list[StatusEvent]] = {}

@@ -432,5 +432,5 @@ def from_storage(data: Mapping[str, Any]) -> Call:
         updated_at=when("updated_at"),
         transcript=tuple(TranscriptLine(str(r), str(t)) for r, t in data.get("transcript") or ()),
         details=tuple((str(k), str(v)) for k, v in data.get("details") or ()),
-        raw=data.get("raw") or {},
+        raw=PackedPayload.of(data.get("raw") or {}),  # packed here, not copied again by the store
     )

@@ -52,7 +52,7 @@ async def live_session(
         history = History(history_path, retention_days=retention_days)
         try:
             history.open()
-            history.load_into(store, [s.name for s, _ in pairs])
+            await history.load(store, [s.name for s, _ in pairs])
         except HistoryError as exc:
             notes.append(str(exc))
             history = None
