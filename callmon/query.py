@@ -158,6 +158,10 @@ def _field(name: str, value: str, body: str) -> Predicate:
                 raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(PROVIDERS)})")
     matchers = [_matcher(v, exact=name in _EXACT_FIELDS) for v in values]
     single = matchers[0] if len(matchers) == 1 else None
+    if name == "status":
+        # Nine members, known now: test membership by identity (an enum's hash is a Python call).
+        wanted = tuple(s for s in Status if any(m(s.value) for m in matchers))
+        return lambda call, now: call.status in wanted
     get = attrgetter(attr)
     # Field values repeat (statuses, sources, campaigns): remember each distinct value's answer.
     memo: dict[object, bool] = {}

@@ -91,7 +91,9 @@ class CallView:
         self._entry = BY_NAME[sort].entry(reverse)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
-        self._by_key: SortedList = SortedList()  # every key, in order: the tie order of every sort
+        # Every key, in order: the tie order of the sorts where ties are the rule. Built on the first such
+        # sort, then kept up to date; the default sort (by start time, nearly no ties) never needs it.
+        self._by_key: SortedList | None = None
         self._shown: SortedList | None = None  # None: no filter, the master is what is shown
         self._shown_keys: set[Key] = set()
         self._all_counts: Counter[Status] = Counter()
@@ -177,8 +179,7 @@ class CallView:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        # Keys arrive in order from history (and nearly so from a provider), so this sort is mostly a scan.
-        self._by_key = SortedList(self.calls)
+        self._by_key = None
         column = BY_NAME[self.sort_column]
         self._entry = column.entry(self.reverse)
         self._retire(self._master)
@@ -245,6 +246,9 @@ class CallView:
         null = column.null(self.reverse)
         get = column.value
         if column.ties:
+            if self._by_key is None:
+                # Keys come in order from history, so this sort is mostly one pass.
+                self._by_key = SortedList(calls)
             rows = [(null if (v := get(calls[k])) is None else v, k) for k in self._by_key]
             rows.sort(key=_VALUE)
         else:
@@ -284,7 +288,8 @@ class CallView:
             new_row = entry(call, key)
             if before is None:
                 master.add(new_row)
-                self._by_key.add(key)
+                if self._by_key is not None:
+                    self._by_key.add(key)
                 moved = True
             else:
                 old_row = entry(before, key)
