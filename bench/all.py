@@ -1,4 +1,4 @@
-"""Every benchmark, one table: python bench/all.py  (about 10 minutes on 2 cores).
+"""Every benchmark, one table: python bench/all.py  (about 11 minutes on 2 cores).
 
 Runs bench/table.py (with the DataTable baseline), bench/engine.py and bench/terminal.py, prints each one's
 own table, then one summary of the figures against the targets.
