@@ -3,7 +3,7 @@
 A master SortedList holds every call in the current sort order and is kept up to date change by change
 (a change that keeps its position costs one key computation; one that moves costs two O(log n) steps).
 A filter is a second, smaller SortedList picked out of the master in order, so filtering never sorts and
-clearing a filter costs nothing. A new sort rebuilds the master in one pass.
+clearing a filter costs nothing. A new sort rebuilds the master (see _sorted for how it stays quick).
 """
 
 from __future__ import annotations
