@@ -26,6 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ENDED = ("completed", "no-answer", "busy", "failed", "canceled")
 
 
+async def measure_lag(lags: list[float]) -> None:
+    """How late a 10 ms sleep wakes up: the event loop's lag, sampled until cancelled."""
+    while True:
+        start = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append(time.perf_counter() - start - 0.01)
+
+
+def lag_report(lags: list[float]) -> dict[str, float]:
+    ordered = sorted(lags[len(lags) // 5 :])  # the first fifth is start-up
+    p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
+    return {"lag_p99_ms": p99 * 1000, "samples": len(ordered)}
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=5000)
@@ -89,18 +103,12 @@ def main() -> None:
                 next_at += period
             await asyncio.sleep(max(0.0, min(0.05, next_at - time.perf_counter())))
 
-    async def measure_lag() -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - start - 0.01)
-
     @contextlib.asynccontextmanager
     async def opener(notice: Callable[[str], None]) -> AsyncIterator[Session]:
         async with httpx.AsyncClient() as client:
             engine = Engine(store, client, tick_hz=4)
             await engine.start()
-            tasks = [asyncio.create_task(load()), asyncio.create_task(measure_lag())]
+            tasks = [asyncio.create_task(load()), asyncio.create_task(measure_lag(lags))]
             try:
                 yield Session(store, engine, [])
             finally:
@@ -111,9 +119,7 @@ def main() -> None:
     app = CallmonApp(opener, title="bench")
 
     def finish() -> None:
-        ordered = sorted(lags[len(lags) // 5 :])  # the first fifth is start-up
-        p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
-        Path(args.report).write_text(json.dumps({"lag_p99_ms": p99 * 1000, "samples": len(ordered)}))
+        Path(args.report).write_text(json.dumps(lag_report(lags)))
         app.exit()
 
     app.call_later(lambda: app.set_timer(args.seconds, finish))
@@ -190,24 +196,16 @@ def demo(args: argparse.Namespace) -> None:
         pairs = [(s, secrets[s.name]) for s in sources]
         return live_session(pairs, on_notice=notice, tick_hz=4)
 
-    async def measure_lag() -> None:
-        while True:
-            start = time.perf_counter()
-            await asyncio.sleep(0.01)
-            lags.append(time.perf_counter() - start - 0.01)
-
     app = Measured(opener, title="bench")
 
     def finish() -> None:
-        ordered = sorted(lags[len(lags) // 5 :])
-        p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("nan")
         # Only changes that happened once the monitor was up: earlier ones were history when it started.
         e2e = sorted(
             t - at
             for (key, status), t in shown.items()
             if (at := happened(key, status)) is not None and at > started + 5
         )
-        report = {"lag_p99_ms": p99 * 1000, "samples": len(ordered), "e2e_samples": len(e2e)}
+        report: dict[str, float] = {**lag_report(lags), "e2e_samples": len(e2e)}
         if e2e:
             report |= {"e2e_p50_s": e2e[len(e2e) // 2], "e2e_p95_s": e2e[int(0.95 * (len(e2e) - 1))]}
         Path(args.report).write_text(json.dumps(report))
@@ -217,7 +215,7 @@ def demo(args: argparse.Namespace) -> None:
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        tasks.append(asyncio.create_task(measure_lag()))
+        tasks.append(asyncio.create_task(measure_lag(lags)))
         app.set_timer(args.seconds, finish)
 
     app.call_later(start)

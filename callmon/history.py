@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import platformdirs
@@ -93,16 +93,15 @@ class History:
 
     def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
         """Put every remembered call (of `sources`, if given) back into the store; returns how many."""
-        return self._executor.submit(
-            self._load_into, store, set(sources) if sources is not None else None
-        ).result()
+        return self._submit_load(store, sources).result()
 
     async def load(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
         """load_into without holding up the event loop: 100k calls take seconds to read back, and the
         monitor keeps drawing meanwhile. Nothing else may touch the store until this returns."""
-        return await asyncio.wrap_future(
-            self._executor.submit(self._load_into, store, set(sources) if sources is not None else None)
-        )
+        return await asyncio.wrap_future(self._submit_load(store, sources))
+
+    def _submit_load(self, store: CallStore, sources: Iterable[str] | None) -> Future[int]:
+        return self._executor.submit(self._load_into, store, set(sources) if sources is not None else None)
 
     def _load_into(self, store: CallStore, sources: set[str] | None) -> int:
         assert self._db is not None

@@ -163,14 +163,13 @@ class _Vocabulary:
         self._pools: dict[str, dict[Any, Any] | None] = {}
 
     def share(self, kind: str, value: _T) -> _T:
-        pool = self._pools.get(kind, _MISSING)
-        if pool is None:
-            return value
-        if pool is _MISSING:
+        if kind not in self._pools:
             if len(self._pools) >= self._kinds:
                 return value
-            pool = self._pools[kind] = {}
-        assert isinstance(pool, dict)
+            self._pools[kind] = {}
+        pool = self._pools[kind]
+        if pool is None:
+            return value
         shared = pool.get(value)
         if shared is not None:
             return shared  # type: ignore[no-any-return]
@@ -181,7 +180,6 @@ class _Vocabulary:
         return value
 
 
-_MISSING: Any = object()
 _DETAILS = _Vocabulary(limit=256)
 _LINES = _Vocabulary(limit=4096)
 _SHAPES = _Vocabulary(limit=1024)
@@ -342,10 +340,11 @@ class PackedPayload(Mapping[str, Any]):
     def of(cls, payload: Mapping[str, Any]) -> PackedPayload:
         if isinstance(payload, PackedPayload):
             return payload
-        keys: tuple[str, ...] | None = tuple(payload)
-        value: Any = list(payload.values())
-        if not all(type(k) is str for k in keys):  # type: ignore[union-attr]
-            keys, value = None, payload  # JSON would turn such keys into strings: keep its reading of them
+        names = tuple(payload)
+        keys: tuple[str, ...] | None = None
+        value: Any = payload  # keys JSON would turn into strings: keep its reading of them
+        if all(type(k) is str for k in names):
+            keys, value = names, list(payload.values())
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
         packer = zlib.compressobj(6, zdict=_ZDICT)
         return cls(
