@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from operator import attrgetter
+from typing import Any, TypeVar
 
 from callmon.model import ACTIVE, ENDED, Call, Status
 
 Predicate = Callable[[Call, float], bool]
+K = TypeVar("K")
 
 
 class QueryError(ValueError):
@@ -47,11 +50,7 @@ NUMERIC_FIELDS: dict[str, tuple[Callable[[Call, float], float | None], str]] = {
     "age": (lambda c, now: _age(c, now), "time"),
 }
 _NUM_ALIASES = {"duration": "dur", "billable": "bill", "billsec": "bill"}
-_IS = {
-    "active": lambda c, now: c.status in ACTIVE,
-    "ended": lambda c, now: c.status in ENDED,
-    "live": lambda c, now: c.status in ACTIVE,
-}
+_IS = {"active": ACTIVE, "ended": ENDED, "live": ACTIVE}
 _EXACT_FIELDS = {"status", "provider", "direction"}
 _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
 _DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
@@ -68,9 +67,30 @@ def _age(call: Call, now: float) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Term:
+    """One term of a query. Most test a single field's value; those also say which field and what test, so a
+    whole column of calls can be tested at once, each distinct value once (see Query.select)."""
+
+    predicate: Predicate
+    attr: str | None = None  # the one field the term reads, if it reads one and not the clock
+    accepts: Callable[[Any], bool] | None = None  # the test on that field's value
+    statuses: tuple[Status, ...] | None = None  # for status terms: the statuses that pass
+
+    def negated(self) -> _Term:
+        predicate, accepts = self.predicate, self.accepts
+        return _Term(
+            lambda c, now: not predicate(c, now),
+            self.attr,
+            None if accepts is None else lambda value: not accepts(value),
+            None if self.statuses is None else tuple(s for s in Status if s not in self.statuses),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     text: str
     predicate: Predicate | None  # None: matches everything
+    terms: tuple[_Term, ...] = ()
 
     def __call__(self, call: Call, now: float | None = None) -> bool:
         if self.predicate is None:
@@ -81,6 +101,44 @@ class Query:
     def empty(self) -> bool:
         return self.predicate is None
 
+    def select(
+        self, calls: Mapping[K, Call], now: float | None = None, statuses: Collection[Status] | None = None
+    ) -> tuple[list[K], list[Call]]:
+        """The calls that match (and have one of `statuses`, if given), keys and calls in the mapping's order.
+
+        The same answer as testing each call, found faster: a field term reads its field off every call still
+        in the running in one pass, tests each distinct value once (a campaign's name, not its 5,000 calls),
+        and keeps the calls whose value passed. Calling a predicate per call costs several Python calls each,
+        most of a filter over 100k calls. Terms that need the whole call (free words, numbers) run last, on
+        what is left.
+        """
+        keys: Iterable[K] = calls.keys()
+        values: Iterable[Call] = calls.values()
+        tests: list[tuple[str, Callable[[Any], bool]]] = []
+        if statuses is not None:
+            tests.append(("status", tuple(statuses).__contains__))
+        rest: list[Predicate] = []
+        for term in self.terms:
+            if term.statuses is not None:
+                tests.append(("status", term.statuses.__contains__))
+            elif term.attr is not None and term.accepts is not None:
+                tests.append((term.attr, term.accepts))
+            else:
+                rest.append(term.predicate)
+        for attr, test in tests:
+            column = list(map(attrgetter(attr), values))
+            if attr != "status":
+                # Statuses are nine known objects, the test a tuple lookup; other fields repeat values.
+                test = frozenset(value for value in set(column) if test(value)).__contains__
+            mask = list(map(test, column))
+            keys, values = list(compress(keys, mask)), list(compress(values, mask))
+        if rest:
+            at = time.time() if now is None else now
+            values = list(values)
+            mask = [all(p(c, at) for p in rest) for c in values]
+            keys, values = list(compress(keys, mask)), list(compress(values, mask))
+        return list(keys), list(values)
+
 
 def compile_query(text: str | None) -> Query:
     text = (text or "").strip()
@@ -90,27 +148,32 @@ def compile_query(text: str | None) -> Query:
         tokens = shlex.split(text)
     except ValueError as exc:
         raise QueryError(f"unbalanced quote ({exc})") from None
-    predicates = [_term(token) for token in tokens if token]
+    terms = tuple(_term(token) for token in tokens if token)
+    predicates = [term.predicate for term in terms]
     if not predicates:
         return Query(text, None)
     if len(predicates) == 1:
-        return Query(text, predicates[0])
+        return Query(text, predicates[0], terms)
     if len(predicates) == 2:
         first, second = predicates
-        return Query(text, lambda c, now: first(c, now) and second(c, now))
-    return Query(text, lambda c, now: all(p(c, now) for p in predicates))
+        return Query(text, lambda c, now: first(c, now) and second(c, now), terms)
+    return Query(text, lambda c, now: all(p(c, now) for p in predicates), terms)
 
 
-def _term(token: str) -> Predicate:
+def _term(token: str) -> _Term:
     negate = token.startswith("-") and len(token) > 1 and not token[1:2].isdigit()
     body = token[1:] if negate else token
-    predicate = _positive(body)
-    if negate:
-        return lambda c, now: not predicate(c, now)
-    return predicate
+    term = _positive(body)
+    return term.negated() if negate else term
 
 
-def _positive(body: str) -> Predicate:
+def _statuses(wanted: Collection[Status]) -> _Term:
+    # Nine members, known now: test membership by identity (an enum's hash is a Python call).
+    members = tuple(s for s in Status if s in wanted)
+    return _Term(lambda call, now: call.status in members, statuses=members)
+
+
+def _positive(body: str) -> _Term:
     dangling = _DANGLING.match(body)
     if dangling:
         raise QueryError(f"{body!r}: needs a value after {dangling.group(2)}")
@@ -118,7 +181,7 @@ def _positive(body: str) -> Predicate:
     if comparison and ":" not in comparison.group(1):
         name = _NUM_ALIASES.get(comparison.group(1), comparison.group(1))
         if name in NUMERIC_FIELDS:
-            return _compare(name, comparison.group(2), comparison.group(3), body)
+            return _Term(_compare(name, comparison.group(2), comparison.group(3), body))
         if comparison.group(1) in TEXT_FIELDS or comparison.group(1) in _ALIASES:
             raise QueryError(f"{body!r}: use {comparison.group(1)}:value for text fields")
         raise QueryError(
@@ -130,7 +193,7 @@ def _positive(body: str) -> Predicate:
         if name == "is":
             if value.lower() not in _IS:
                 raise QueryError(f"{body!r}: is: takes one of {', '.join(_IS)}")
-            return _IS[value.lower()]
+            return _statuses(_IS[value.lower()])
         name = _ALIASES.get(name, name)
         if name in TEXT_FIELDS:
             return _field(name, value, body)
@@ -138,10 +201,10 @@ def _positive(body: str) -> Predicate:
             raise QueryError(f"{body!r}: compare numbers with > < = (e.g. {name}>60)")
         if name:
             raise QueryError(f"{body!r}: unknown field {name!r} (fields: {', '.join([*TEXT_FIELDS, 'is'])})")
-    return _free(body)
+    return _Term(_free(body))
 
 
-def _field(name: str, value: str, body: str) -> Predicate:
+def _field(name: str, value: str, body: str) -> _Term:
     values = [v for v in value.split(",") if v]
     if not values:
         raise QueryError(f"{body!r}: {name}: needs a value")
@@ -159,15 +222,12 @@ def _field(name: str, value: str, body: str) -> Predicate:
     matchers = [_matcher(v, exact=name in _EXACT_FIELDS) for v in values]
     single = matchers[0] if len(matchers) == 1 else None
     if name == "status":
-        # Nine members, known now: test membership by identity (an enum's hash is a Python call).
-        wanted = tuple(s for s in Status if any(m(s.value) for m in matchers))
-        return lambda call, now: call.status in wanted
+        return _statuses([s for s in Status if any(m(s.value) for m in matchers)])
     get = attrgetter(attr)
     # Field values repeat (statuses, sources, campaigns): remember each distinct value's answer.
     memo: dict[object, bool] = {}
 
-    def predicate(call: Call, now: float) -> bool:
-        field = get(call)
+    def accepts(field: object) -> bool:
         if field is None:
             return False
         answer = memo.get(field)
@@ -178,7 +238,7 @@ def _field(name: str, value: str, body: str) -> Predicate:
                 memo[field] = answer
         return answer
 
-    return predicate
+    return _Term(lambda call, now: accepts(get(call)), attr, accepts)
 
 
 def _matcher(value: str, *, exact: bool) -> Callable[[str], bool]:

@@ -192,26 +192,30 @@ class CallView:
             self._pick()
 
     def _pick(self) -> None:
-        match = self._matcher()
-        if match is None:
+        if self.query.empty and not self.failures_only:
             self._shown = None
             self._shown_keys = set()
             self._shown_counts = Counter()
             return
-        calls = self.calls
-        keys = {key for key, call in calls.items() if match(call)}
-        self._shown = self._rows_of(keys)
-        self._shown_keys = keys
-        self._shown_counts = Counter(calls[key].status for key in keys)
+        keys, calls = self.query.select(self.calls, statuses=FAILURES if self.failures_only else None)
+        self._shown_keys = set(keys)
+        self._shown = self._rows_of(keys, calls)
+        self._shown_counts = Counter(call.status for call in calls)
 
-    def _rows_of(self, keys: set[Key]) -> SortedList:
-        """The rows of these calls, in order."""
+    def _rows_of(self, keys: list[Key], calls: list[Call]) -> SortedList:
+        """The rows of these calls (picked from the view's calls, in the view's order), in sort order."""
         if len(keys) * 4 < len(self.calls):
             # A selective filter: sorting the few rows it keeps beats walking the whole master.
-            entry, calls = self._entry, self.calls
-            return SortedList([entry(calls[key], key) for key in keys])
+            column = BY_NAME[self.sort_column]
+            get, null = column.value, column.null(self.reverse)
+            rows = [
+                (null if (v := get(call)) is None else v, key) for key, call in zip(keys, calls, strict=True)
+            ]
+            rows.sort()
+            return _Rows.of_sorted(rows)
         # The master is in order already: picking rows out of it keeps them in order, nothing to sort.
-        return _Rows.of_sorted([row for row in self._master if row[-1] in keys])
+        wanted = set(keys)
+        return _Rows.of_sorted([row for row in self._master if row[-1] in wanted])
 
     def set_query(self, query: Query) -> None:
         self.query = query
@@ -235,7 +239,8 @@ class CallView:
         self._retire(self._master)
         self._master = self._sorted(col)
         if self._shown is not None:
-            self._shown = self._rows_of(self._shown_keys)
+            keys = list(self._shown_keys)
+            self._shown = self._rows_of(keys, [self.calls[key] for key in keys])
 
     def _sorted(self, column: Column) -> _Rows:
         """Every call's row, in order. Rows compare as (value, key), but comparing 100k tuples whose strings

@@ -45,8 +45,14 @@ CALLS = [
 
 
 def ids(query: str) -> list[str]:
+    """The calls the query matches, asked both ways: one call at a time (the live table's changes, `watch`),
+    and a whole set at once (the table's filter, column by column); both must agree."""
     q = compile_query(query)
-    return [c.call_id for c in CALLS if q(c, NOW.timestamp())]
+    one_by_one = [c.call_id for c in CALLS if q(c, NOW.timestamp())]
+    keys, calls = q.select({c.key: c for c in CALLS}, NOW.timestamp())
+    assert [key[1] for key in keys] == one_by_one
+    assert [c.call_id for c in calls] == one_by_one
+    return one_by_one
 
 
 @pytest.mark.parametrize(
@@ -75,10 +81,21 @@ def ids(query: str) -> list[str]:
         ('reason:"normal hangup"', ["abc-123"]),
         ("source:bot status:in-progress", ["x-2"]),
         ("direction:outbound provider:dialgood", ["x-3"]),
+        ("-campaign:renew", ["x-2", "x-3"]),
+        ("-is:active -to:+1*", ["abc-123", "x-1", "x-3"]),
+        ("-congestion campaign:renew* cost>0", ["abc-123"]),
+        ("status:fail*,bus* age>1h", ["x-3"]),
     ],
 )
 def test_queries(query: str, expected: list[str]) -> None:
     assert ids(query) == expected
+
+
+def test_select_narrows_to_statuses_too() -> None:
+    keys, _ = compile_query("").select({c.key: c for c in CALLS}, statuses={Status.BUSY, Status.FAILED})
+    assert [key[1] for key in keys] == ["x-1", "x-3"]
+    keys, _ = compile_query("campaign:renew").select({c.key: c for c in CALLS}, statuses={Status.FAILED})
+    assert [key[1] for key in keys] == ["x-1"]
 
 
 @pytest.mark.parametrize(
