@@ -6,9 +6,10 @@ import enum
 import json
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any, TypeVar
 
 from callmon.text import clean, clean_multiline
@@ -59,7 +60,8 @@ class Call:
     """One call as callmon understands it, whatever provider it came from.
 
     Every string is made display-safe when the record is built, so nothing downstream has to remember to.
-    `raw` is the provider's payload exactly as received (it is escaped when shown, never altered).
+    `raw` is the provider's payload exactly as received (it is escaped when shown, never altered); the store
+    keeps it packed (bytes, see `pack`), so read it with `payload(call.raw)`.
     """
 
     source: str
@@ -84,7 +86,11 @@ class Call:
     transcript: tuple[TranscriptLine, ...] = ()
     # Provider-specific detail worth showing (hangup cause name, MOS, AMD result...), as label/value pairs.
     details: tuple[tuple[str, str], ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    raw: Mapping[str, Any] | bytes = field(default_factory=dict, compare=False, hash=False)
+    # The store's record of the call's status changes, (at, status, raw status, via) flattened, oldest first;
+    # read it as events with CallStore.timeline(). Kept on the call, not in a second dict beside the store's:
+    # that dict's entry cost more than the tuple.
+    timeline: tuple[Any, ...] = field(default=(), compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         # A few values repeat across thousands of calls; parsed payloads give each call its own copy.
@@ -110,11 +116,16 @@ class Call:
             value = getattr(self, f)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{f} must be timezone-aware")
-        if self.updated_at is not None and self.updated_at == self.ended_at:
-            object.__setattr__(self, "updated_at", self.ended_at)  # one object, not two equal ones
+        if self.updated_at is not None:
+            # A call is updated when it is answered or ends: one object for the time, not two equal ones.
+            for moment in (self.ended_at, self.answered_at, self.started_at):
+                if moment is not None and moment == self.updated_at:
+                    object.__setattr__(self, "updated_at", moment)
+                    break
         if self.details:
             pairs = tuple(_DETAILS.share(pair[0], pair) for pair in self.details)
-            object.__setattr__(self, "details", pairs)
+            # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.
+            object.__setattr__(self, "details", _DETAIL_SETS.share(self.provider, pairs))
         if self.transcript:
             lines = tuple(_LINES.share(line.role, line) for line in self.transcript)
             object.__setattr__(self, "transcript", lines)
@@ -181,8 +192,8 @@ class _Vocabulary:
 
 
 _DETAILS = _Vocabulary(limit=256)
+_DETAIL_SETS = _Vocabulary(limit=4096)
 _LINES = _Vocabulary(limit=4096)
-_SHAPES = _Vocabulary(limit=1024)
 
 
 _STR_FIELDS = tuple(
@@ -192,8 +203,10 @@ _SHARED_FIELDS = ("source", "campaign", "raw_status", "reason", "direction", "cu
 _TIME_FIELDS = tuple(f.name for f in fields(Call) if f.type == "datetime | None")
 
 
-# A preset zlib dictionary: the providers' documented field names and common values. Most of a CDR's bytes
-# are its keys, which then cost a back-reference each. Payloads are packed only in memory (history keeps
+# A preset deflate dictionary: the providers' documented field names (for the few payloads packed whole, names
+# and all), then common values and the values of the vendors' example payloads (data/payload-values.json, made
+# by scripts/payload_dictionary.py): timestamps, ids and causes a payload then costs a back-reference each.
+# Values last: deflate codes nearer matches in fewer bits. Payloads are packed only in memory (history keeps
 # plain JSON), so this may change freely between versions.
 _FIELDS = [
     "account_id",
@@ -318,71 +331,74 @@ _FIELDS = [
 _ZDICT = (
     ",".join(f'"{name}":' for name in _FIELDS)
     + ',null,true,false,"outbound","inbound","NORMAL_CLEARING","Normal Hangup","send_bye","INR","+91","2026-'
-).encode()
+).encode() + (resources.files("callmon") / "data" / "payload-values.json").read_bytes().strip()
 
 
-class PackedPayload(Mapping[str, Any]):
-    """A provider payload kept as compressed JSON: a raw CDR is 1-4 KB as a dict, a few hundred bytes here.
+class _Shapes:
+    """Numbers for payload shapes (their field names, in order), so a packed payload names its shape in two bytes.
 
-    A payload's field names are its shape, and a provider sends a handful of shapes: the names are kept once
-    per shape, shared by every call of it, and only the values are compressed. It is read only when someone
-    looks (the detail screen, `--raw`), so decoding on each access is cheap where it matters; 100k calls
-    held as dicts would cost hundreds of megabytes.
+    A provider sends a handful of shapes; a source whose payloads keep changing shape (a field per call) stops
+    getting new numbers at the limit, and its payloads are packed whole, names and all.
     """
 
-    __slots__ = ("_blob", "_keys")
+    LIMIT = 4096
 
-    def __init__(self, blob: bytes, keys: tuple[str, ...] | None = None) -> None:
-        self._blob = blob
-        self._keys = keys  # None: the blob is the whole JSON value
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, ...], int] = {}
+        self._names: list[tuple[str, ...]] = [()]  # 0: no shape, the blob is the whole JSON value
 
-    @classmethod
-    def of(cls, payload: Mapping[str, Any]) -> PackedPayload:
-        if isinstance(payload, PackedPayload):
-            return payload
-        names = tuple(payload)
-        keys: tuple[str, ...] | None = None
-        value: Any = payload  # keys JSON would turn into strings: keep its reading of them
-        if all(type(k) is str for k in names):
-            keys, value = names, list(payload.values())
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-        packer = zlib.compressobj(6, zdict=_ZDICT)
-        return cls(
-            packer.compress(text.encode("utf-8")) + packer.flush(),
-            None if keys is None else _SHAPES.share("", keys),
-        )
+    def number(self, names: tuple[str, ...]) -> int:
+        number = self._numbers.get(names)
+        if number is None:
+            if len(self._names) >= self.LIMIT:
+                return 0
+            number = self._numbers[names] = len(self._names)
+            self._names.append(names)
+        return number
 
-    def unpack(self) -> dict[str, Any]:
-        unpacker = zlib.decompressobj(zdict=_ZDICT)
-        value = json.loads(unpacker.decompress(self._blob) + unpacker.flush())
-        if self._keys is not None:
-            return dict(zip(self._keys, value, strict=True))
-        return value if isinstance(value, dict) else {"payload": value}
-
-    def __getitem__(self, key: str) -> Any:
-        return self.unpack()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.unpack())
-
-    def __len__(self) -> int:
-        return len(self.unpack())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, PackedPayload):
-            return self._blob == other._blob and self._keys == other._keys
-        return isinstance(other, Mapping) and self.unpack() == dict(other)
-
-    def __hash__(self) -> int:
-        return hash((self._blob, self._keys))
-
-    def __repr__(self) -> str:
-        return f"PackedPayload({len(self._blob)} bytes, {len(self._keys or ())} shared field names)"
+    def names(self, number: int) -> tuple[str, ...]:
+        return self._names[number]
 
 
-def payload(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A raw payload as a plain dict, decoded once. (`dict(packed)` would decode it once per key.)"""
-    return raw.unpack() if isinstance(raw, PackedPayload) else dict(raw)
+_SHAPES = _Shapes()
+
+
+def pack(raw: Mapping[str, Any] | bytes) -> bytes:
+    """A provider payload packed for keeping: a raw CDR is 1-4 KB as a dict, about 200 bytes packed.
+
+    Two bytes name the payload's shape (its field names, kept once per shape) and the rest is the values as
+    compact JSON, deflated against a preset dictionary. Plain bytes, not an object wrapping them: at 100k
+    calls a wrapper alone costs 5 MB. Read it back with `payload()`, which is only needed when someone looks
+    (the detail screen, `--raw`).
+    """
+    if isinstance(raw, bytes):
+        return raw
+    if not raw:
+        return b""
+    names = tuple(raw)
+    shape = 0
+    value: Any = raw  # keys JSON would turn into strings: keep its reading of them
+    if all(type(k) is str for k in names):
+        shape = _SHAPES.number(names)
+        if shape:
+            value = list(raw.values())
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=_ZDICT)  # raw deflate: no header, no checksum
+    return shape.to_bytes(2, "big") + packer.compress(text.encode("utf-8")) + packer.flush()
+
+
+def payload(raw: Mapping[str, Any] | bytes) -> dict[str, Any]:
+    """A call's raw payload as a plain dict, packed or not."""
+    if not isinstance(raw, bytes):
+        return dict(raw)
+    if not raw:
+        return {}
+    unpacker = zlib.decompressobj(-15, zdict=_ZDICT)
+    value = json.loads(unpacker.decompress(raw[2:]) + unpacker.flush())
+    shape = int.from_bytes(raw[:2], "big")
+    if shape:
+        return dict(zip(_SHAPES.names(shape), value, strict=True))
+    return value if isinstance(value, dict) else {"payload": value}
 
 
 def iso(value: datetime) -> str:
@@ -431,5 +447,5 @@ def from_storage(data: Mapping[str, Any]) -> Call:
         updated_at=when("updated_at"),
         transcript=tuple(TranscriptLine(str(r), str(t)) for r, t in data.get("transcript") or ()),
         details=tuple((str(k), str(v)) for k, v in data.get("details") or ()),
-        raw=PackedPayload.of(data.get("raw") or {}),  # packed here, not copied again by the store
+        raw=pack(data.get("raw") or {}),  # packed here, not copied again by the store
     )

@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
-from callmon.model import Call, PackedPayload, Status
+from callmon.model import Call, Status, pack
 
 Key = tuple[str, str]
 Via = Literal["poll", "push", "history"]
 ChangeKind = Literal["new", "changed", "ended"]
 _MERGED = tuple(
-    f.name for f in fields(Call) if f.name not in ("source", "provider", "call_id", "status", "raw")
+    f.name
+    for f in fields(Call)
+    if f.name not in ("source", "provider", "call_id", "status", "raw", "timeline")
 )
 
 
@@ -50,10 +52,9 @@ class StoreStats:
 class CallStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # when a status change was observed (the timeline's times)
+        # Each call holds its own status timeline (Call.timeline): flattened, one tuple per call instead of one
+        # per event plus one to hold them. Read it with timeline().
         self.calls: dict[Key, Call] = {}
-        # Each call's status timeline, flattened: (at, status, raw_status, via) repeated. One tuple per call
-        # instead of one per event plus one to hold them: a third of the memory. Read it with timeline().
-        self._timelines: dict[Key, tuple[object, ...]] = {}
         # Per source, the ids of calls still queued, ringing or in progress: what pollers care about;
         # and of calls in "unknown" (ended, outcome not known yet: a pushed Disconnect), to look up.
         self.active: dict[str, set[str]] = {}
@@ -82,16 +83,15 @@ class CallStore:
             if call == old:
                 self.stats.dropped_noop += 1
                 return None
-        if call.raw and not isinstance(call.raw, PackedPayload):
-            call = call.with_changes(raw=PackedPayload.of(call.raw))
+        previous = old.status if old is not None else None
+        timeline = old.timeline if old is not None else ()
+        if previous is not call.status:
+            self.stats.status_changes += 1
+            timeline = (*timeline, self.clock(), call.status, call.raw_status, via)
+        call = _kept(call, timeline)
         self.stats.applied += 1
         self.calls[key] = call
         self._track_active(call)
-        previous = old.status if old is not None else None
-        if previous is not call.status:
-            self.stats.status_changes += 1
-            event = (self.clock(), call.status, call.raw_status, via)
-            self._timelines[key] = (*self._timelines.get(key, ()), *event)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
         earlier = self._pending.get(key)
         if earlier is not None:
@@ -107,11 +107,9 @@ class CallStore:
 
     def load(self, call: Call, timeline: Iterable[StatusEvent]) -> None:
         """Put back a call from history, without announcing it as a change."""
-        if call.raw and not isinstance(call.raw, PackedPayload):
-            call = call.with_changes(raw=PackedPayload.of(call.raw))
+        call = _kept(call, tuple(value for event in timeline for value in event))
         self.calls[call.key] = call
         self._track_active(call)
-        self._timelines[call.key] = tuple(value for event in timeline for value in event)
 
     def _track_active(self, call: Call) -> None:
         for index, member in (
@@ -126,13 +124,14 @@ class CallStore:
 
     def timeline(self, key: Key) -> tuple[StatusEvent, ...]:
         """The call's status changes, oldest first."""
-        flat = self._timelines.get(key, ())
-        return tuple(StatusEvent(*flat[i : i + 4]) for i in range(0, len(flat), 4))  # type: ignore[arg-type]
+        call = self.calls.get(key)
+        flat = call.timeline if call is not None else ()
+        return tuple(StatusEvent(*flat[i : i + 4]) for i in range(0, len(flat), 4))
 
     def via(self, key: Key) -> Via | None:
         """How the call's last status change arrived."""
-        flat = self._timelines.get(key)
-        return flat[-1] if flat else None  # type: ignore[return-value]
+        call = self.calls.get(key)
+        return call.timeline[-1] if call is not None and call.timeline else None
 
     def source_calls(self, source: str) -> Mapping[str, Call]:
         return _SourceCalls(self.calls, source)
@@ -165,6 +164,16 @@ class CallStore:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+
+def _kept(call: Call, timeline: tuple[object, ...]) -> Call:
+    """The call as the store keeps it: its payload packed, its timeline on it (one copy of the record)."""
+    changes: dict[str, object] = {}
+    if call.raw and not isinstance(call.raw, bytes):
+        changes["raw"] = pack(call.raw)
+    if timeline != call.timeline:
+        changes["timeline"] = timeline
+    return call.with_changes(**changes) if changes else call
 
 
 def _stale(old: Call, new: Call) -> bool:

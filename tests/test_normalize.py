@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callmon.model import Status
+from callmon.model import Status, payload
 from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
 
 DATA = Path(__file__).parent / "data"
@@ -321,38 +321,45 @@ def test_escape_sequences_are_made_inert() -> None:
         assert value is not None
         assert "\x1b" not in value and "\x9b" not in value and "\r" not in value and "\u202e" not in value
         assert "[2J" not in value and "52;" not in value
-    assert call.raw["rawStatus"] == evil["rawStatus"]  # the raw payload is kept verbatim
+    assert payload(call.raw)["rawStatus"] == evil["rawStatus"]  # the raw payload is kept verbatim
 
 
-def test_a_packed_payload_is_decoded_once_for_a_whole_dict(monkeypatch: pytest.MonkeyPatch) -> None:
-    from callmon.model import PackedPayload, payload
+def test_the_store_keeps_a_payload_packed_and_gives_it_back_whole() -> None:
+    from callmon.store import CallStore
 
     raw = seed("vobiz_cdr.json")["data"]
-    packed = PackedPayload.of(raw)
-    calls = 0
-    real = PackedPayload.unpack
-
-    def counting(self: PackedPayload) -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        return real(self)
-
-    monkeypatch.setattr(PackedPayload, "unpack", counting)
-    assert payload(packed) == raw and calls == 1
-    assert vobiz.normalize(raw).with_changes(raw=packed).record(include_raw=True)["raw"] == raw and calls == 2
+    store = CallStore()
+    store.apply(vobiz.normalize(raw))
+    (call,) = store.calls.values()
+    assert isinstance(call.raw, bytes) and len(call.raw) < len(json.dumps(raw)) / 3
+    assert payload(call.raw) == raw
+    assert call.record(include_raw=True)["raw"] == raw
 
 
 def test_a_packed_payload_keeps_every_value_and_the_field_order() -> None:
-    from callmon.model import PackedPayload, payload
+    from callmon.model import _SHAPES, pack
 
     raw = {"b": None, "a": [1, {"x": "é\u202e"}], "c": 1.5, "d": True}
-    packed = PackedPayload.of(raw)
+    packed = pack(raw)
     assert list(payload(packed).items()) == list(raw.items())
-    # Payloads of one shape share their field names.
-    other = PackedPayload.of({"b": 2, "a": [], "c": 0, "d": False})
-    assert packed._keys is other._keys
+    assert pack(packed) is packed and pack({}) == b"" and payload(b"") == {}
+    # Payloads of one shape share their field names: the packed bytes only say which shape.
+    other = pack({"b": 2, "a": [], "c": 0, "d": False})
+    assert packed[:2] == other[:2] and _SHAPES.names(int.from_bytes(packed[:2], "big")) == ("b", "a", "c", "d")
+    assert len(other) < 20
     # Keys JSON would turn into strings keep JSON's reading of them.
-    assert payload(PackedPayload.of({1: "x", "y": 2})) == {"1": "x", "y": 2}  # type: ignore[dict-item]
+    assert payload(pack({1: "x", "y": 2})) == {"1": "x", "y": 2}  # type: ignore[dict-item]
+
+
+def test_past_the_shape_limit_payloads_are_packed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from callmon.model import _Shapes, pack
+
+    monkeypatch.setattr("callmon.model._SHAPES", _Shapes())
+    monkeypatch.setattr(_Shapes, "LIMIT", 3)
+    shapes = [{f"field_{i}": i, "common": "x"} for i in range(5)]
+    packed = [pack(p) for p in shapes]
+    assert [int.from_bytes(p[:2], "big") for p in packed] == [1, 2, 0, 0, 0]
+    assert [payload(p) for p in packed] == shapes
 
 
 def test_detail_pairs_are_shared_only_while_they_are_a_vocabulary() -> None:
