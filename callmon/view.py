@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -59,6 +59,7 @@ class _Rows(SortedList):  # type: ignore[misc]
 
 
 _VALUE = itemgetter(0)
+_STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame step per call
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
@@ -184,7 +185,7 @@ class CallView:
         self._entry = column.entry(self.reverse)
         self._retire(self._master)
         self._master = self._sorted(column)
-        self._all_counts = Counter(call.status for call in self.calls.values())
+        self._all_counts = Counter(map(_STATUS, self.calls.values()))
         self._refilter()
 
     def _refilter(self) -> None:
@@ -200,7 +201,7 @@ class CallView:
         keys, calls = self.query.select(self.calls, statuses=FAILURES if self.failures_only else None)
         self._shown_keys = set(keys)
         self._shown = self._rows_of(keys, calls)
-        self._shown_counts = Counter(call.status for call in calls)
+        self._shown_counts = Counter(map(_STATUS, calls))
 
     def _rows_of(self, keys: list[Key], calls: list[Call]) -> SortedList:
         """The rows of these calls (picked from the view's calls, in the view's order), in sort order."""
