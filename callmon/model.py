@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -346,14 +347,18 @@ class _Shapes:
     def __init__(self) -> None:
         self._numbers: dict[tuple[str, ...], int] = {}
         self._names: list[tuple[str, ...]] = [()]  # 0: no shape, the blob is the whole JSON value
+        self._lock = threading.Lock()
 
     def number(self, names: tuple[str, ...]) -> int:
         number = self._numbers.get(names)
         if number is None:
-            if len(self._names) >= self.LIMIT:
-                return 0
-            number = self._numbers[names] = len(self._names)
-            self._names.append(names)
+            with self._lock:  # history is read back on a thread: a number must never name two shapes
+                number = self._numbers.get(names)
+                if number is None:
+                    if len(self._names) >= self.LIMIT:
+                        return 0
+                    self._names.append(names)
+                    number = self._numbers[names] = len(self._names) - 1
         return number
 
     def names(self, number: int) -> tuple[str, ...]:
