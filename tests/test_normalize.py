@@ -345,7 +345,8 @@ def test_a_packed_payload_keeps_every_value_and_the_field_order() -> None:
     assert pack(packed) is packed and pack({}) == b"" and payload(b"") == {}
     # Payloads of one shape share their field names: the packed bytes only say which shape.
     other = pack({"b": 2, "a": [], "c": 0, "d": False})
-    assert packed[:2] == other[:2] and _SHAPES.names(int.from_bytes(packed[:2], "big")) == ("b", "a", "c", "d")
+    assert packed[:2] == other[:2]
+    assert _SHAPES.names(int.from_bytes(packed[:2], "big")) == ("b", "a", "c", "d")
     assert len(other) < 20
     # Keys JSON would turn into strings keep JSON's reading of them.
     assert payload(pack({1: "x", "y": 2})) == {"1": "x", "y": 2}  # type: ignore[dict-item]
