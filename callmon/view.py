@@ -63,6 +63,12 @@ _STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame 
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
+def _rows(column: Column, reverse: bool, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
+    """Rows (value, key) for many calls at once: Column.entry's rows, without a function call per call."""
+    get, null = column.value, column.null(reverse)
+    return [(null if (v := get(call)) is None else v, key) for key, call in calls]
+
+
 @dataclass(frozen=True, slots=True)
 class ViewDelta:
     """What a batch did to the view: rows whose content changed, and whether rows moved or came and went."""
@@ -181,10 +187,7 @@ class CallView:
 
     def _rebuild(self) -> None:
         self._by_key = None
-        column = BY_NAME[self.sort_column]
-        self._entry = column.entry(self.reverse)
-        self._retire(self._master)
-        self._master = self._sorted(column)
+        self._sort_master()
         self._all_counts = Counter(map(_STATUS, self.calls.values()))
         self._refilter()
 
@@ -200,22 +203,18 @@ class CallView:
             return
         keys, calls = self.query.select(self.calls, statuses=FAILURES if self.failures_only else None)
         self._shown_keys = set(keys)
-        self._shown = self._rows_of(keys, calls)
+        self._shown = self._shown_rows(zip(keys, calls, strict=True))
         self._shown_counts = Counter(map(_STATUS, calls))
 
-    def _rows_of(self, keys: list[Key], calls: list[Call]) -> SortedList:
-        """The rows of these calls (picked from the view's calls, in the view's order), in sort order."""
-        if len(keys) * 4 < len(self.calls):
+    def _shown_rows(self, shown: Iterable[tuple[Key, Call]]) -> SortedList:
+        """The rows of the calls in _shown_keys (`shown`: those keys with their calls), in sort order."""
+        if len(self._shown_keys) * 4 < len(self.calls):
             # A selective filter: sorting the few rows it keeps beats walking the whole master.
-            column = BY_NAME[self.sort_column]
-            get, null = column.value, column.null(self.reverse)
-            rows = [
-                (null if (v := get(call)) is None else v, key) for key, call in zip(keys, calls, strict=True)
-            ]
+            rows = _rows(BY_NAME[self.sort_column], self.reverse, shown)
             rows.sort()
             return _Rows.of_sorted(rows)
         # The master is in order already: picking rows out of it keeps them in order, nothing to sort.
-        wanted = set(keys)
+        wanted = self._shown_keys
         return _Rows.of_sorted([row for row in self._master if row[-1] in wanted])
 
     def set_query(self, query: Query) -> None:
@@ -231,17 +230,16 @@ class CallView:
             raise KeyError(column)
         self.sort_column, self.reverse = column, reverse
         with _bulk():
-            self._resort()
+            self._sort_master()
+            if self._shown is not None:
+                calls = self.calls
+                self._shown = self._shown_rows((key, calls[key]) for key in self._shown_keys)
 
-    def _resort(self) -> None:
-        col = BY_NAME[self.sort_column]
-        reverse = self.reverse
-        self._entry = col.entry(reverse)
+    def _sort_master(self) -> None:
+        column = BY_NAME[self.sort_column]
+        self._entry = column.entry(self.reverse)
         self._retire(self._master)
-        self._master = self._sorted(col)
-        if self._shown is not None:
-            keys = list(self._shown_keys)
-            self._shown = self._rows_of(keys, [self.calls[key] for key in keys])
+        self._master = self._sorted(column)
 
     def _sorted(self, column: Column) -> _Rows:
         """Every call's row, in order. Rows compare as (value, key), but comparing 100k tuples whose strings
@@ -249,16 +247,15 @@ class CallView:
         Where ties are the rule (a status), the rows start in key order and a stable sort keeps it; where
         they are rare (a phone number), the few runs of equal values are put in key order afterwards."""
         calls = self.calls
-        null = column.null(self.reverse)
-        get = column.value
         if column.ties:
             if self._by_key is None:
                 # Keys come in order from history, so this sort is mostly one pass.
                 self._by_key = SortedList(calls)
-            rows = [(null if (v := get(calls[k])) is None else v, k) for k in self._by_key]
+            by_key = self._by_key
+            rows = _rows(column, self.reverse, zip(by_key, map(calls.__getitem__, by_key), strict=True))
             rows.sort(key=_VALUE)
         else:
-            rows = [(null if (v := get(c)) is None else v, k) for k, c in calls.items()]
+            rows = _rows(column, self.reverse, calls.items())
             rows.sort(key=_VALUE)
             rows.sort()  # only the runs of equal values are out of order: one pass finds and fixes them
         return _Rows.of_sorted(rows)
