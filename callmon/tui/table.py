@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 
 from rich.segment import Segment
 from rich.style import Style
@@ -26,12 +27,10 @@ from callmon.view import CallView, ViewDelta
 MARK_SECONDS = 2.0
 GUTTER = 2  # a change marker ("+" new, "~" changed, "!" ended) readable without colour
 WIDTH = GUTTER + TOTAL_WIDTH
-# Each column's first cell on a row.
-_OFFSETS = []
-_x = GUTTER
-for _column in COLUMNS:
-    _OFFSETS.append((_x, _column))
-    _x += _column.width + SEPARATOR
+# Each column with the x of its first cell on a row (before horizontal scroll).
+_OFFSETS = tuple(
+    zip(accumulate((c.width + SEPARATOR for c in COLUMNS), initial=GUTTER), COLUMNS, strict=False)
+)
 
 STATUS_STYLE = {
     Status.QUEUED: Style(color="bright_black"),
@@ -96,19 +95,16 @@ class TableHeader(Widget):
 
     def column_offset(self, name: str) -> int:
         """Screen x of a column's first cell (at the current horizontal scroll)."""
-        x = GUTTER - self.offset_x
-        for column in COLUMNS:
+        for x, column in _OFFSETS:
             if column.name == name:
-                return x
-            x += column.width + SEPARATOR
+                return x - self.offset_x
         raise KeyError(name)
 
     def column_at(self, x: int) -> str | None:
-        x = x + self.offset_x - GUTTER
-        for column in COLUMNS:
-            if 0 <= x < column.width:
+        x += self.offset_x
+        for start, column in _OFFSETS:
+            if start <= x < start + column.width:
                 return column.name
-            x -= column.width + SEPARATOR
         return None
 
     def on_click(self, event: events.Click) -> None:
@@ -208,11 +204,9 @@ class CallTable(ScrollView, can_focus=True):
                 self.refresh_line(y)
                 continue
             self._refresh_span(y, 0, GUTTER)
-            x = GUTTER
-            for column in COLUMNS:
+            for x, column in _OFFSETS:
                 if column.text(old, now) != column.text(new, now):
                     self._refresh_span(y, x, column.width)
-                x += column.width + SEPARATOR
 
     def _refresh_span(self, y: int, x: int, width: int) -> None:
         """Refresh cells [x, x+width) of virtual row y: only what is on screen of them."""
