@@ -395,12 +395,12 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
         ready: list[tuple[Source, dict[str, str]]] = []
         problems = []
         for source in cfg.sources:
-            try:
-                ready.append((source, credentials.resolve(source)))
-            except credentials.MissingSecret as exc:
-                # Still shown: "no credentials" in the header, and `c` in the monitor sets the secret.
-                problems.append(str(exc))
-                ready.append((source, _partial_secrets(source)))
+            # A source with a secret missing is still shown: "no credentials" in the header, and `c` in the
+            # monitor sets the secret.
+            secrets, missing = credentials.resolve_partly(source)
+            if missing is not None:
+                problems.append(missing)
+            ready.append((source, secrets))
         if not flt:
             defaults = {s.filter for s, _ in ready if s.filter}
             flt = defaults.pop() if len(defaults) == 1 else ""
@@ -421,17 +421,6 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     app = CallmonApp(typed_opener, initial_filter=flt, title=title, recent_path=recent)
     app.run()
     return EXIT_RUNTIME if app.return_code else EXIT_OK
-
-
-def _partial_secrets(source: Source) -> dict[str, str]:
-    from callmon.providers import ADAPTERS
-
-    found = {}
-    for field in ADAPTERS[source.provider].secret_fields:
-        value = credentials.from_env(source.name, field)
-        if value:
-            found[field] = value
-    return found
 
 
 def _auth(args: argparse.Namespace) -> int:

@@ -215,23 +215,38 @@ def resolve(
 
     `keyring=None` uses the OS keyring; a CredentialError from it is reported as the reason.
     """
+    secrets, missing = resolve_partly(source, environ=environ, keyring=keyring)
+    if missing is not None:
+        raise MissingSecret(missing)
+    return secrets
+
+
+def resolve_partly(
+    source: Source, *, environ: Mapping[str, str] | None = None, keyring: Keyring | None = None
+) -> tuple[dict[str, str], str | None]:
+    """The secrets that can be found, and what is wrong about the first one that cannot (None: all found).
+
+    The monitor still shows a source with a secret missing, so its user can set it there."""
     store = keyring if keyring is not None else _default
     secrets: dict[str, str] = {}
+    missing: str | None = None
     for field in ADAPTERS[source.provider].secret_fields:
         try:
             found = lookup(source.name, field, environ=environ, keyring=store)
         except CredentialError as exc:
-            raise MissingSecret(
+            missing = missing or (
                 f"source {source.name!r}: no {field}: set {env_name(source.name, field)}, or store it with "
                 f"`callmon auth set {source.name} {field}` once a keyring works (now: {exc})"
-            ) from None
+            )
+            continue
         if found is None:
-            raise MissingSecret(
+            missing = missing or (
                 f"source {source.name!r}: no {field}: run `callmon auth set {source.name} {field}` "
                 f"or set {env_name(source.name, field)}"
             )
+            continue
         secrets[field] = found[0]
-    return secrets
+    return secrets, missing
 
 
 async def store_async(source: str, field: str, secret: str, keyring: Keyring | None = None) -> None:

@@ -231,6 +231,14 @@ def test_a_locked_keyring_is_explained(tmp_path: Path, monkeypatch: pytest.Monke
     assert result.returncode == 1 and "locked" in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_resolving_partly_keeps_what_was_found_and_says_what_was_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.fake_backends.LockedKeyring")
+    secrets, missing = credentials.resolve_partly(Source("acme", "velip", {}), keyring=credentials.Keyring())
+    assert secrets == {} and missing is not None and "locked" in missing and "CALLMON_ACME_TSID" in missing
+    found = credentials.resolve_partly(Source("acme", "velip", {}), environ={"CALLMON_ACME_TSID": "t-1"})
+    assert found == ({"tsid": "t-1"}, None)
+
+
 def test_a_hung_keyring_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.fake_backends.HangingKeyring")
     started = time.monotonic()
