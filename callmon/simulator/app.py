@@ -76,9 +76,8 @@ class Simulator:
                 url = self.pushes.get(plan.provider)
                 if url is None or plan.queued > now:
                     continue
-                for at, body, as_form in _push_events(plan, self.scenario.clock):
-                    if last < at <= now:
-                        await self._post(client, url, body, as_form)
+                for body, as_form in _push_events(plan, self.scenario.clock, last, now):
+                    await self._post(client, url, body, as_form)
             last = now
             while not self._dial_status.empty():
                 campaign, url = self._dial_status.get_nowait()
@@ -107,22 +106,24 @@ class Simulator:
         )
 
 
-def _push_events(plan: CallPlan, clock: Any) -> list[tuple[float, Any, bool]]:
-    """(scenario time, body, form-encoded?) of every webhook this call causes."""
-    if plan.provider == "dialgen":
-        return [(plan.ended, wire.dialgen_webhook(plan, clock), False)]
-    if plan.provider == "velip":
-        return [(plan.ended, wire.velip_webhook(plan, clock), True)]
-    if plan.provider == "vobiz":
-        return [(plan.ended, wire.vobiz_hangup(plan, clock), True)]
+def _push_events(plan: CallPlan, clock: Any, after: float, until: float) -> list[tuple[Any, bool]]:
+    """(body, form-encoded?) of each webhook this call causes in (after, until]. Only those are built:
+    this runs for every call five times a second."""
     if plan.provider == "cloudagent":
-        events = [(plan.dialed, wire.cloudagent_event(plan, "Calling", plan.dialed, clock), False)]
-        if plan.answered is not None:
-            events.append(
-                (plan.answered, wire.cloudagent_event(plan, "Answered", plan.answered, clock), False)
-            )
-        events.append((plan.ended, wire.cloudagent_event(plan, "Disconnect", plan.ended, clock), False))
-        return events
+        actions = [("Calling", plan.dialed), ("Answered", plan.answered), ("Disconnect", plan.ended)]
+        return [
+            (wire.cloudagent_event(plan, action, at, clock), False)
+            for action, at in actions
+            if at is not None and after < at <= until
+        ]
+    if not after < plan.ended <= until:
+        return []
+    if plan.provider == "dialgen":
+        return [(wire.dialgen_webhook(plan, clock), False)]
+    if plan.provider == "velip":
+        return [(wire.velip_webhook(plan, clock), True)]
+    if plan.provider == "vobiz":
+        return [(wire.vobiz_hangup(plan, clock), True)]
     return []
 
 
