@@ -18,7 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from callmon.model import Status, from_storage, to_storage
-from callmon.store import CallStore, Change, StatusEvent
+from callmon.store import CallStore, Change, StatusEvent, status_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -142,9 +142,10 @@ class History:
         now = time.time()
         calls = [(c.key[0], c.key[1], now, json.dumps(to_storage(c.call), default=str)) for c in batch]
         events = [
-            (c.key[0], c.key[1], now, c.call.status.value, c.call.raw_status, c.via)
+            (c.key[0], c.key[1], event.at, event.status.value, event.raw_status, event.via)
             for c in batch
-            if c.previous is not c.call.status
+            if c.new_events
+            for event in status_events(c.call.timeline)[-c.new_events :]
         ]
         try:
             with self._db:

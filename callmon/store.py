@@ -33,6 +33,11 @@ class StatusEvent(NamedTuple):
     via: Via
 
 
+def status_events(timeline: tuple[Any, ...]) -> tuple[StatusEvent, ...]:
+    """A call's flattened timeline (Call.timeline) as events, oldest first."""
+    return tuple(StatusEvent(*timeline[i : i + 4]) for i in range(0, len(timeline), 4))
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     key: Key
@@ -40,6 +45,9 @@ class Change:
     previous: Status | None  # None: the call is new
     kind: ChangeKind
     via: Via
+    # How many status events this change added to the end of call.timeline (several when changes to one call
+    # were folded into this one): what history writes, at the times the store saw them.
+    new_events: int = 0
 
 
 @dataclass
@@ -90,9 +98,11 @@ class CallStore:
         status: Status = keep.get("status", call.status)
         previous = old.status if old is not None else None
         timeline = old.timeline if old is not None else ()
+        new_events = 0
         if previous is not status:
             self.stats.status_changes += 1
             timeline = (*timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
+            new_events = 1
         call = _kept(call, keep, timeline)
         self.stats.applied += 1
         self.calls[key] = call
@@ -103,7 +113,8 @@ class CallStore:
             # Fold into the pending change: keep the oldest "previous" and the strongest kind.
             kind = "new" if earlier.kind == "new" else ("ended" if "ended" in (kind, earlier.kind) else kind)
             previous = earlier.previous
-        change = Change(key, call, previous, kind, via)
+            new_events += earlier.new_events
+        change = Change(key, call, previous, kind, via, new_events)
         self._pending[key] = change
         return change
 
@@ -130,8 +141,7 @@ class CallStore:
     def timeline(self, key: Key) -> tuple[StatusEvent, ...]:
         """The call's status changes, oldest first."""
         call = self.calls.get(key)
-        flat = call.timeline if call is not None else ()
-        return tuple(StatusEvent(*flat[i : i + 4]) for i in range(0, len(flat), 4))
+        return status_events(call.timeline) if call is not None else ()
 
     def via(self, key: Key) -> Via | None:
         """How the call's last status change arrived."""

@@ -158,7 +158,7 @@ class CallmonApp(App[int]):
                 earlier = self.held.get(change.key)
                 self.held[change.key] = change if earlier is None else Change(
                     change.key, change.call, earlier.previous, earlier.kind if earlier.kind == "new" else change.kind,
-                    change.via,
+                    change.via, earlier.new_events + change.new_events,
                 )  # fmt: skip
             self._show_health()
             return
