@@ -73,9 +73,9 @@ def _newest_first(call: Call) -> float | None:
 
 Entry = tuple[Any, ...]
 EntryOf = Callable[[Call, tuple[str, str]], Entry]
-# Unknown values become a sentinel of the column's own type, so every row is (value, key) with values of
-# one type: CPython then compares them on its fast homogeneous path, several times quicker than mixed
-# tuples. The sentinel sorts last on screen whichever way the order is read.
+# Unknown values become a sentinel of the column's own type, so every row starts with a value of one type:
+# CPython then compares them on its fast homogeneous path, several times quicker than mixed tuples. The
+# sentinel sorts last on screen whichever way the order is read.
 _NULL: dict[str, tuple[Any, Any]] = {
     "text": ("\U0010ffff", ""),
     "number": (math.inf, -math.inf),
@@ -91,7 +91,6 @@ class Column:
     text: Callable[[Call, float], str]
     value: Callable[[Call], Any]  # what it sorts by: a value the call already holds where possible
     kind: str  # "text", "number" or "time": the type of `value`
-    ties: bool = False  # many calls share a value (a status, a campaign): ties decide most of the order
     right: bool = False
     live: bool = False  # changes with the clock while a call is active
 
@@ -99,13 +98,15 @@ class Column:
         return _NULL[self.kind][1 if reverse else 0]
 
     def entry(self, reverse: bool) -> EntryOf:
-        """A call's row in the sorted lists: (value, key), key last."""
+        """A call's row in the sorted lists: (value, first seen, key). Ties go in the order callmon first saw
+        the calls (the key settles the rare equal times): that is the order the view already holds them in,
+        so a stable sort on the value alone puts every row in place."""
         value = self.value
         null = self.null(reverse)
 
         def entry(call: Call, key: tuple[str, str]) -> Entry:
             v = value(call)
-            return (null if v is None else v, key)
+            return (null if v is None else v, call.first_seen, key)
 
         return entry
 
@@ -116,22 +117,21 @@ def _float(value: float | None) -> float | None:
 
 COLUMNS: tuple[Column, ...] = (
     Column("status", "STATUS", 13, lambda c, now: f"{STATUS_GLYPH[c.status]} {c.status.value}",
-           lambda c: STATUS_ORDER[c.status], "number", ties=True),
+           lambda c: STATUS_ORDER[c.status], "number"),
     Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), attrgetter("duration_s"),
-           "number", ties=True, right=True, live=True),
+           "number", right=True, live=True),
     Column("age", "AGE", 4, age_text, _newest_first, "number", right=True, live=True),
-    Column("source", "SOURCE", 14, lambda c, now: c.source, attrgetter("source"), "text", ties=True),
+    Column("source", "SOURCE", 14, lambda c, now: c.source, attrgetter("source"), "text"),
     Column("id", "CALL ID", 22, lambda c, now: c.call_id, attrgetter("call_id"), "text"),
-    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", attrgetter("campaign"), "text",
-           ties=True),
+    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", attrgetter("campaign"), "text"),
     Column("to", "TO", 15, lambda c, now: c.to or "", attrgetter("to"), "text"),
     Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), attrgetter("started_at"),
            "time"),
     Column("cost", "COST", 9,
            lambda c, now: "" if c.cost is None else f"{c.cost:.2f} {c.currency or ''}".rstrip(),
-           lambda c: _float(c.cost), "number", ties=True, right=True),
+           lambda c: _float(c.cost), "number", right=True),
     Column("reason", "REASON", 30, lambda c, now: c.reason or c.raw_status or "",
-           lambda c: c.reason or c.raw_status, "text", ties=True),
+           lambda c: c.reason or c.raw_status, "text"),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COLUMNS}
 SEPARATOR = 1

@@ -117,9 +117,14 @@ class History:
                 state = Status.UNKNOWN
             timelines.setdefault((source, call_id), []).append(StatusEvent(at, state, raw_status, via))
         count = 0
-        # In key order (the primary key's index; BINARY collation orders as Python does): the monitor's
-        # first sort of them is then one pass.
-        rows = self._db.execute("SELECT source, call_id, record FROM calls ORDER BY source, call_id")
+        # In the order they were first seen, then key order (BINARY collation orders as Python does): the
+        # order the monitor's table breaks ties in (Call.first_seen), so its first sort needn't re-order them.
+        rows = self._db.execute(
+            "SELECT c.source, c.call_id, c.record FROM calls c LEFT JOIN"
+            " (SELECT source, call_id, MIN(at) AS first FROM events GROUP BY source, call_id) f"
+            " ON f.source = c.source AND f.call_id = c.call_id"
+            " ORDER BY f.first, c.source, c.call_id"
+        )
         for source, call_id, record in rows:
             if sources is not None and source not in sources:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import sys
 import threading
 import zlib
@@ -134,6 +135,12 @@ class Call:
     @property
     def key(self) -> tuple[str, str]:
         return (self.source, self.call_id)
+
+    @property
+    def first_seen(self) -> float:
+        """When callmon first saw the call (epoch seconds, the timeline's first time; -inf with no timeline).
+        Calls that tie on a sorted column are shown in this order."""
+        return self.timeline[0] if self.timeline else -math.inf
 
     @property
     def ended(self) -> bool:

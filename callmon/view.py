@@ -3,18 +3,21 @@
 A master SortedList holds every call in the current sort order and is kept up to date change by change
 (a change that keeps its position costs one key computation; one that moves costs two O(log n) steps).
 A filter is a second, smaller SortedList picked out of the master in order, so filtering never sorts and
-clearing a filter costs nothing. A new sort rebuilds the master (see _sorted for how it stays quick).
+clearing a filter costs nothing. A new sort rebuilds the master with one stable sort on the value alone: the
+view holds its calls in the order ties go (first seen, see Column.entry), so ties need no second look.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from itertools import compress, count, islice
+from operator import attrgetter, eq, itemgetter, le
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -60,13 +63,35 @@ class _Rows(SortedList):  # type: ignore[misc]
 
 _VALUE = itemgetter(0)
 _STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame step per call
+_FIRST_SEEN = attrgetter("first_seen")
+_UNSEEN = -math.inf  # Call.first_seen of a call with no timeline
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
 def _rows(column: Column, reverse: bool, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
-    """Rows (value, key) for many calls at once: Column.entry's rows, without a function call per call."""
+    """Column.entry's rows for many calls at once, without a function call per call (Call.first_seen is
+    spelled out for the same reason)."""
     get, null = column.value, column.null(reverse)
-    return [(null if (v := get(call)) is None else v, key) for key, call in calls]
+    return [
+        (null if (v := get(call)) is None else v, t[0] if (t := call.timeline) else _UNSEEN, key)
+        for key, call in calls
+    ]
+
+
+def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
+    """Whether the calls are held in the order ties sort in: first seen, then key. Two passes in C."""
+    firsts = list(map(_FIRST_SEEN, calls.values()))
+    if not all(map(le, firsts, islice(firsts, 1, None))):
+        return False
+    same = list(compress(count(), map(eq, firsts, islice(firsts, 1, None))))
+    if not same:
+        return True
+    keys = list(calls)
+    return all(keys[i] < keys[i + 1] for i in same)
+
+
+def _tie_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
+    return dict(sorted(calls.items(), key=lambda item: (item[1].first_seen, item[0])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +123,10 @@ class CallView:
         self._entry = BY_NAME[sort].entry(reverse)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
-        # Every key, in order: the tie order of the sorts where ties are the rule. Built on the first such
-        # sort, then kept up to date; the default sort (by start time, nearly no ties) never needs it.
-        self._by_key: SortedList | None = None
+        # Whether self.calls is held in tie order, and the tie (first seen, key) of the last one. New calls
+        # arrive last and were seen last, so this stays true unless the clock steps back.
+        self._in_order = False
+        self._last_tie: tuple[float, Key] | None = None
         self._shown: SortedList | None = None  # None: no filter, the master is what is shown
         self._shown_keys: set[Key] = set()
         self._all_counts: Counter[Status] = Counter()
@@ -186,7 +212,7 @@ class CallView:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        self._by_key = None
+        self._in_order = False  # a new set of calls: check, and re-order them only if they need it
         self._sort_master()
         self._all_counts = Counter(map(_STATUS, self.calls.values()))
         self._refilter()
@@ -207,11 +233,15 @@ class CallView:
         self._shown_counts = Counter(map(_STATUS, calls))
 
     def _shown_rows(self, shown: Iterable[tuple[Key, Call]]) -> SortedList:
-        """The rows of the calls in _shown_keys (`shown`: those keys with their calls), in sort order."""
+        """The rows of the calls in _shown_keys (`shown`: those keys with their calls, in the order held), in
+        sort order."""
         if len(self._shown_keys) * 4 < len(self.calls):
             # A selective filter: sorting the few rows it keeps beats walking the whole master.
             rows = _rows(BY_NAME[self.sort_column], self.reverse, shown)
-            rows.sort()
+            if self._in_order:
+                rows.sort(key=_VALUE)
+            else:
+                rows.sort()
             return _Rows.of_sorted(rows)
         # The master is in order already: picking rows out of it keeps them in order, nothing to sort.
         wanted = self._shown_keys
@@ -232,33 +262,33 @@ class CallView:
         with _bulk():
             self._sort_master()
             if self._shown is not None:
-                calls = self.calls
-                self._shown = self._shown_rows((key, calls[key]) for key in self._shown_keys)
+                wanted = self._shown_keys
+                self._shown = self._shown_rows(item for item in self.calls.items() if item[0] in wanted)
 
     def _sort_master(self) -> None:
+        if not self._in_order:
+            self._hold_in_tie_order()
         column = BY_NAME[self.sort_column]
         self._entry = column.entry(self.reverse)
         self._retire(self._master)
         self._master = self._sorted(column)
 
     def _sorted(self, column: Column) -> _Rows:
-        """Every call's row, in order. Rows compare as (value, key), but comparing 100k tuples whose strings
-        lie all over the heap is slow: rows are sorted on their value alone, and ties are ordered by key.
-        Where ties are the rule (a status), the rows start in key order and a stable sort keeps it; where
-        they are rare (a phone number), the few runs of equal values are put in key order afterwards."""
-        calls = self.calls
-        if column.ties:
-            if self._by_key is None:
-                # Keys come in order from history, so this sort is mostly one pass.
-                self._by_key = SortedList(calls)
-            by_key = self._by_key
-            rows = _rows(column, self.reverse, zip(by_key, map(calls.__getitem__, by_key), strict=True))
-            rows.sort(key=_VALUE)
-        else:
-            rows = _rows(column, self.reverse, calls.items())
-            rows.sort(key=_VALUE)
-            rows.sort()  # only the runs of equal values are out of order: one pass finds and fixes them
+        """Every call's row, in order. Rows compare as (value, first seen, key), but comparing 100k tuples
+        whose strings lie all over the heap is slow. The calls are held in tie order, so a stable sort on the
+        value alone gives the same order, comparing values only (on CPython's fast path for one type)."""
+        rows = _rows(column, self.reverse, self.calls.items())
+        rows.sort(key=_VALUE)
         return _Rows.of_sorted(rows)
+
+    def _hold_in_tie_order(self) -> None:
+        """Re-order self.calls into tie order if it is not (a snapshot from elsewhere; the clock stepped back):
+        once, then new calls keep it."""
+        if not _in_tie_order(self.calls):
+            self.calls = _tie_ordered(self.calls)
+        self._in_order = True
+        last = next(reversed(self.calls.items()), None)
+        self._last_tie = None if last is None else (last[1].first_seen, last[0])
 
     def _retire(self, rows: SortedList) -> None:
         """Free replaced rows a little at a time, after the frame: freeing 100k tuples whose contents lie all
@@ -291,15 +321,20 @@ class CallView:
             new_row = entry(call, key)
             if before is None:
                 master.add(new_row)
-                if self._by_key is not None:
-                    self._by_key.add(key)
                 moved = True
+                if self._in_order:
+                    tie = (new_row[1], key)
+                    if self._last_tie is not None and tie <= self._last_tie:
+                        self._in_order = False  # seen earlier than one held already: the clock stepped back
+                    self._last_tie = tie
             else:
                 old_row = entry(before, key)
                 if old_row != new_row:
                     master.remove(old_row)
                     master.add(new_row)
                     moved = True
+                    if old_row[1] != new_row[1]:
+                        self._in_order = False  # its first-seen time changed: its place among ties moved
                 self._all_counts[before.status] -= 1
             self._all_counts[call.status] += 1
             if shown is None:

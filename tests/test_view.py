@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from callmon.columns import BY_NAME, COLUMNS
+from callmon.history import History
 from callmon.model import Call, Status
 from callmon.query import compile_query
 from callmon.store import CallStore
@@ -90,8 +96,9 @@ def test_a_rebuild_between_ticks_stays_consistent() -> None:
 
 @pytest.mark.parametrize("column", [c.name for c in COLUMNS])
 def test_every_sort_builds_a_sound_sorted_list(column: str) -> None:
-    """Rows sorted on values alone with ties put in key order, handed to the SortedList without a re-sort:
-    its own invariant check must hold, and the rows must be what a plain sort of (value, key) gives."""
+    """Rows sorted on values alone, handed to the SortedList without a re-sort: its own invariant check must
+    hold, and the rows must be what a plain sort of whole rows gives. These calls have no timeline (all seen
+    at the same unknown time, so ties go by key) and are held out of key order: the view re-orders them."""
     rng = random.Random(column)
     calls = {}
     for i in rng.sample(range(3000), 3000):  # keys arrive out of order
@@ -107,3 +114,79 @@ def test_every_sort_builds_a_sound_sorted_list(column: str) -> None:
         view._rows._check()
         assert view.all_keys() == expected(view, calls)
         view.set_query(compile_query(""))
+
+
+def _ticking(start: float = 1000.0, step: float = 1.0) -> Callable[[], float]:
+    now = [start]
+
+    def clock() -> float:
+        now[0] += step
+        return now[0]
+
+    return clock
+
+
+def test_ties_go_in_the_order_calls_were_first_seen() -> None:
+    """A call's place among equal values is where it arrived, not where its id sorts; calls held in that
+    order (as the store holds them) are sorted as they are, with no re-ordering first."""
+    rng = random.Random(5)
+    store = CallStore(clock=_ticking())
+    for i in rng.sample(range(300), 300):
+        store.apply(random_call(rng, i))
+    store.take()
+    view = CallView(store.calls)
+    assert view._in_order and list(view.calls) == list(store.calls)
+    arrival = {key: n for n, key in enumerate(store.calls)}
+    for column, reverse in (("campaign", False), ("status", True), ("to", False)):
+        view.set_sort(column, reverse)
+        shown = view.all_keys()
+        entry = BY_NAME[column].entry(reverse)
+        for a, b in itertools.pairwise(shown):
+            if entry(store.calls[a], a)[0] == entry(store.calls[b], b)[0]:
+                assert (arrival[a] < arrival[b]) != reverse, (column, a, b)
+        assert shown == expected(view, store.calls)
+
+
+@pytest.mark.parametrize("step", [0.0, -1.0], ids=["clock stands still", "clock runs back"])
+def test_a_clock_that_stands_still_or_runs_back_keeps_the_view_sound(step: float) -> None:
+    """New calls then arrive out of tie order: the view notices, re-orders once, and stays exact."""
+    rng = random.Random(int(step))
+    store = CallStore(clock=_ticking(step=step))
+    for i in range(100):
+        store.apply(random_call(rng, i))
+    store.take()
+    view = CallView(store.calls)
+    for step_no in range(12):
+        for _ in range(15):
+            store.apply(random_call(rng, rng.randrange(300)))
+        view.apply(store.take())
+        if step_no % 3 == 0:
+            view.set_sort(rng.choice(COLUMNS).name, rng.random() < 0.5)
+        if step_no % 4 == 1:
+            view.set_query(compile_query(rng.choice(["", "to:+91*", "-status:queued"])))
+        view._master._check()
+        assert view.all_keys() == expected(view, store.calls), step_no
+
+
+def test_history_gives_calls_back_in_the_order_they_were_first_seen(tmp_path: Path) -> None:
+    """Reloaded, the calls are held as they were before the restart, so the first sort needs no re-order;
+    a call whose timeline was lost counts as seen first, as Call.first_seen says."""
+    rng = random.Random(8)
+    store = CallStore(clock=_ticking())
+    for i in rng.sample(range(200), 200):
+        store.apply(random_call(rng, i))
+    history = History(tmp_path / "h.sqlite3")
+    history.open()
+    try:
+        asyncio.run(history.write(store.take()))
+        lost = list(store.calls)[57]
+        assert history._db is not None
+        history._db.execute("DELETE FROM events WHERE source = ? AND call_id = ?", lost)
+        fresh = CallStore()
+        assert history.load_into(fresh) == len(store.calls)
+    finally:
+        history.close()
+    assert list(fresh.calls) == [lost, *(key for key in store.calls if key != lost)]
+    assert fresh.calls[lost].first_seen == -math.inf
+    view = CallView(fresh.calls)
+    assert view._in_order and list(view.calls) == list(fresh.calls)
