@@ -117,14 +117,7 @@ class History:
                 state = Status.UNKNOWN
             timelines.setdefault((source, call_id), []).append(StatusEvent(at, state, raw_status, via))
         count = 0
-        # In the order they were first seen, then key order (BINARY collation orders as Python does): the
-        # order the monitor's table breaks ties in (Call.first_seen), so its first sort needn't re-order them.
-        rows = self._db.execute(
-            "SELECT c.source, c.call_id, c.record FROM calls c LEFT JOIN"
-            " (SELECT source, call_id, MIN(at) AS first FROM events GROUP BY source, call_id) f"
-            " ON f.source = c.source AND f.call_id = c.call_id"
-            " ORDER BY f.first, c.source, c.call_id"
-        )
+        rows = self._db.execute("SELECT source, call_id, record FROM calls ORDER BY source, call_id")
         for source, call_id, record in rows:
             if sources is not None and source not in sources:
                 continue
@@ -134,6 +127,8 @@ class History:
                 continue  # one unreadable row must not cost the rest
             store.load(call, timelines.get((source, call_id), []))
             count += 1
+        # Here, on this thread, rather than at the monitor's first sort, on the event loop.
+        store.hold_in_arrival_order()
         return count
 
     # -- writing ----------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sortedcontainers import SortedList
 from callmon.columns import BY_NAME, FAILURES, Column, Entry
 from callmon.model import Call, Status
 from callmon.query import Query, compile_query
-from callmon.store import Change, Key
+from callmon.store import Change, Key, arrival
 
 
 @contextlib.contextmanager
@@ -63,7 +63,6 @@ class _Rows(SortedList):  # type: ignore[misc]
 
 _VALUE = itemgetter(0)
 _STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame step per call
-_FIRST_SEEN = attrgetter("first_seen")
 _UNSEEN = -math.inf  # Call.first_seen of a call with no timeline
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
@@ -79,8 +78,8 @@ def _rows(column: Column, reverse: bool, calls: Iterable[tuple[Key, Call]]) -> l
 
 
 def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
-    """Whether the calls are held in the order ties sort in: first seen, then key. Two passes in C."""
-    firsts = list(map(_FIRST_SEEN, calls.values()))
+    """Whether the calls are held in the order ties sort in: first seen, then key."""
+    firsts = [t[0] if (t := call.timeline) else _UNSEEN for call in calls.values()]  # Call.first_seen
     if not all(map(le, firsts, islice(firsts, 1, None))):
         return False
     same = list(compress(count(), map(eq, firsts, islice(firsts, 1, None))))
@@ -91,7 +90,7 @@ def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
 
 
 def _tie_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
-    return dict(sorted(calls.items(), key=lambda item: (item[1].first_seen, item[0])))
+    return dict(sorted(calls.items(), key=arrival))
 
 
 @dataclass(frozen=True, slots=True)
