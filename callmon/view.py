@@ -122,10 +122,9 @@ class CallView:
         self._entry = BY_NAME[sort].entry(reverse)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
-        # Whether self.calls is held in tie order, and the tie (first seen, key) of the last one. New calls
-        # arrive last and were seen last, so this stays true unless the clock steps back.
+        # Whether self.calls is held in tie order (first seen, then key). New calls arrive last and were seen
+        # last, so this stays true unless the clock steps back.
         self._in_order = False
-        self._last_tie: tuple[float, Key] | None = None
         self._shown: SortedList | None = None  # None: no filter, the master is what is shown
         self._shown_keys: set[Key] = set()
         self._all_counts: Counter[Status] = Counter()
@@ -286,8 +285,6 @@ class CallView:
         if not _in_tie_order(self.calls):
             self.calls = _tie_ordered(self.calls)
         self._in_order = True
-        last = next(reversed(self.calls.items()), None)
-        self._last_tie = None if last is None else (last[1].first_seen, last[0])
 
     def _retire(self, rows: SortedList) -> None:
         """Free replaced rows a little at a time, after the frame: freeing 100k tuples whose contents lie all
@@ -316,16 +313,20 @@ class CallView:
             before = calls.get(key)
             if before is not None and key not in previous:
                 previous[key] = before
+            # A new call goes last: the calls stay in tie order only if it ties after the call held last (it
+            # ties before when the clock stepped back).
+            if (
+                before is None
+                and self._in_order
+                and calls
+                and (call.first_seen, key) <= arrival(next(reversed(calls.items())))
+            ):
+                self._in_order = False
             calls[key] = call
             new_row = entry(call, key)
             if before is None:
                 master.add(new_row)
                 moved = True
-                if self._in_order:
-                    tie = (new_row[1], key)
-                    if self._last_tie is not None and tie <= self._last_tie:
-                        self._in_order = False  # seen earlier than one held already: the clock stepped back
-                    self._last_tie = tie
             else:
                 old_row = entry(before, key)
                 if old_row != new_row:
