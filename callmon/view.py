@@ -13,6 +13,7 @@ import contextlib
 import gc
 import math
 import time
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -67,14 +68,35 @@ _UNSEEN = -math.inf  # Call.first_seen of a call with no timeline
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
-def _rows(column: Column, reverse: bool, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
+def _rows(column: Column, null: Any, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
     """Column.entry's rows for many calls at once, without a function call per call (Call.first_seen is
     spelled out for the same reason)."""
-    get, null = column.value, column.null(reverse)
+    get = column.value
     return [
         (null if (v := get(call)) is None else v, t[0] if (t := call.timeline) else _UNSEEN, key)
         for key, call in calls
     ]
+
+
+def _unknown_last(rows: list[Entry], null: Any, past_all: Any) -> tuple[list[Entry], Any]:
+    """Rows sorted with unknown values as `null`, and the sentinel they keep: `null` if it still lies past
+    every value, else `past_all`, with the unknown rows re-keyed to it.
+
+    `null` lies past ordinary values only (see columns._NULLS). When some value lies past it too (Hindi text, a
+    duration of 2**30 s), its rows are picked out by identity (a real value may equal it) and moved. The rows
+    are then two sorted runs, which one sort of whole rows merges in linear time, exactly."""
+    if null is past_all:
+        return rows, null
+    lo = bisect_left(rows, null, key=_VALUE)
+    hi = bisect_right(rows, null, key=_VALUE)
+    if (hi == len(rows)) if past_all > null else (lo == 0):
+        return rows, null
+    tied = rows[lo:hi]
+    unknown = [(past_all, *row[1:]) for row in tied if row[0] is null]
+    if unknown:
+        rows = rows[:lo] + [row for row in tied if row[0] is not null] + rows[hi:] + unknown
+        rows.sort()
+    return rows, past_all
 
 
 def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
@@ -119,7 +141,8 @@ class CallView:
         self.reverse = reverse
         self.query = query or compile_query("")
         self.failures_only = failures_only
-        self._entry = BY_NAME[sort].entry(reverse)
+        self._null = BY_NAME[sort].null(reverse)  # what the rows hold for an unknown value (set by a sort)
+        self._entry = BY_NAME[sort].entry(reverse, self._null)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
         # Whether self.calls is held in tie order (first seen, then key). New calls arrive last and were seen
@@ -235,7 +258,7 @@ class CallView:
         sort order."""
         if len(self._shown_keys) * 4 < len(self.calls):
             # A selective filter: sorting the few rows it keeps beats walking the whole master.
-            rows = _rows(BY_NAME[self.sort_column], self.reverse, shown)
+            rows = _rows(BY_NAME[self.sort_column], self._null, shown)
             if self._in_order:
                 rows.sort(key=_VALUE)
             else:
@@ -267,16 +290,20 @@ class CallView:
         if not self._in_order:
             self._hold_in_tie_order()
         column = BY_NAME[self.sort_column]
-        self._entry = column.entry(self.reverse)
         self._retire(self._master)
         self._master = self._sorted(column)
+        self._entry = column.entry(self.reverse, self._null)
 
     def _sorted(self, column: Column) -> _Rows:
         """Every call's row, in order. Rows compare as (value, first seen, key), but comparing 100k tuples
         whose strings lie all over the heap is slow. The calls are held in tie order, so a stable sort on the
-        value alone gives the same order, comparing values only (on CPython's fast path for one type)."""
-        rows = _rows(column, self.reverse, self.calls.items())
+        value alone gives the same order, comparing values only (on CPython's fast path for one kind, which
+        the preferred sentinel for unknown values keeps)."""
+        nulls = column.nulls(self.reverse)
+        null, past_all = nulls[0], nulls[-1]
+        rows = _rows(column, null, self.calls.items())
         rows.sort(key=_VALUE)
+        rows, self._null = _unknown_last(rows, null, past_all)
         return _Rows.of_sorted(rows)
 
     def _hold_in_tie_order(self) -> None:

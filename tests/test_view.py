@@ -107,9 +107,13 @@ def test_every_sort_builds_a_sound_sorted_list(column: str) -> None:
     view = CallView(calls)
     for reverse in (False, True):
         view.set_sort(column, reverse)
-        entry = BY_NAME[column].entry(reverse)
+        entry = BY_NAME[column].entry(reverse)  # unknown values past every value: the order they must show in
         view._master._check()
-        assert list(view._master) == sorted(entry(c, k) for k, c in calls.items())
+        assert [row[-1] for row in view._master] == [
+            row[-1] for row in sorted(entry(c, k) for k, c in calls.items())
+        ]
+        # and the view's own rows (unknown values as the sentinel it picked) are what changes will look for
+        assert list(view._master) == sorted(view._entry(c, k) for k, c in calls.items())
         view.set_query(compile_query("-status:queued"))  # most rows: picked out of the master in order
         view._rows._check()
         assert view.all_keys() == expected(view, calls)
@@ -190,3 +194,38 @@ def test_history_gives_calls_back_in_the_order_they_were_first_seen(tmp_path: Pa
     assert fresh.calls[lost].first_seen == -math.inf
     view = CallView(fresh.calls)
     assert view._in_order and list(view.calls) == list(fresh.calls)
+
+
+@pytest.mark.parametrize(
+    ("column", "beyond"),
+    [("campaign", "अभियान"), ("reason", "\xff" * 20), ("dur", 2**31), ("dur", -(2**31))],
+    ids=["Hindi text", "text past the Latin-1 sentinel", "huge duration", "huge negative duration"],
+)
+def test_unknown_values_show_last_when_a_value_lies_past_the_preferred_sentinel(
+    column: str, beyond: object
+) -> None:
+    """Unknown values sort as a sentinel of the values' own kind, which lies past ordinary values only: with a
+    value past it, they must still show last (and stay exact through changes) whichever way the order goes."""
+    rng = random.Random(column)
+    store = CallStore(clock=_ticking())
+    for i in range(300):
+        store.apply(random_call(rng, i))
+    name = "duration_s" if column == "dur" else column
+    odd = random_call(rng, 300).with_changes(**{name: beyond})
+    store.apply(odd)
+    store.apply(random_call(rng, 301).with_changes(**{name: None}))
+    store.take()
+    view = CallView(store.calls)
+    for reverse in (False, True):
+        view.set_sort(column, reverse)
+        view._master._check()
+        shown = view.all_keys()
+        assert shown == expected(view, store.calls)
+        values = [BY_NAME[column].value(store.calls[key]) for key in shown]
+        first_unknown = values.index(None)
+        assert all(v is None for v in values[first_unknown:]), (reverse, values[first_unknown - 2 :])
+        for i in rng.sample(range(302), 40):  # changes into and out of unknown, with the odd value kept
+            store.apply(random_call(rng, i))
+        view.apply(store.take())
+        view._master._check()
+        assert view.all_keys() == expected(view, store.calls)
