@@ -32,6 +32,7 @@ import textual.drivers.headless_driver as headless
 from calls import calls as make_calls
 from calls import fill, payloads
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -240,7 +241,7 @@ async def bench_datatable(calls: list[Call], report: Report) -> None:
         report.add("DataTable", "tick: 1,000 random changes", ms, written)
 
         def one_visible() -> None:
-            row = table.coordinate_to_cell_key((5, 0)).row_key
+            row = table.coordinate_to_cell_key(Coordinate(5, 0)).row_key
             table.update_cell(row, "reason", "changed reason text")
 
         ms, written = await measure(pilot, one_visible)

@@ -32,5 +32,5 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 .venv/bin/ruff check .
-.venv/bin/mypy callmon
+.venv/bin/mypy callmon tests bench
 .venv/bin/python -m pytest "$@"

@@ -9,7 +9,7 @@ from keyring.errors import KeyringLocked
 
 
 class LockedKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         raise KeyringLocked("Failed to unlock the collection!")
@@ -24,7 +24,7 @@ class LockedKeyring(KeyringBackend):
 class HangingKeyring(KeyringBackend):
     """A Secret Service stuck on an unlock prompt nobody will ever see."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         time.sleep(3600)

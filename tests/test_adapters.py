@@ -280,7 +280,7 @@ async def test_vobiz_get_call_404_everywhere_is_not_found_yet() -> None:
 
 # -- error mapping shared by all ------------------------------------------------------------------------------
 
-SECRETS = {
+SECRETS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "dialgood": ({"api_token": "t"}, {"campaigns": ["c"]}),
     "dialgen": ({"api_key": "t"}, {"batches": ["b"]}),
     "cloudagent": ({"api_key": "t"}, {"user_name": "u"}),

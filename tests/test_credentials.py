@@ -290,4 +290,5 @@ def test_secrets_never_reach_errors_logs_exports_or_the_raw_view(caplog: pytest.
     )
     for fmt in ("json", "ndjson", "csv", "table"):
         assert SECRET not in render([call], fmt, raw=fmt in ("json", "ndjson"))
-    assert SECRET not in safe_json(dict(call.raw))
+    assert isinstance(call.raw, dict)
+    assert SECRET not in safe_json(call.raw)

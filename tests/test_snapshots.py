@@ -6,6 +6,7 @@ Update them after a deliberate UI change with: pytest tests/test_snapshots.py --
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -22,7 +23,7 @@ def frozen_app() -> CallmonApp:
     return build_app(seed=7, calls=120, frozen=True)
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, CallmonApp)
     await loaded(pilot, app)
@@ -49,7 +50,7 @@ def test_table_80x24(snap_compare: SnapCompare) -> None:
 
 
 def test_filtered_failures(snap_compare: SnapCompare) -> None:
-    async def run(pilot: Pilot[object]) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("slash", *"status:failed,busy -provider:dialgood", "enter")
         await pilot.pause(0.1)
@@ -58,7 +59,7 @@ def test_filtered_failures(snap_compare: SnapCompare) -> None:
 
 
 def test_invalid_filter(snap_compare: SnapCompare) -> None:
-    async def run(pilot: Pilot[object]) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("slash")
         # In one edit: typed key by key on a busy machine, a pause over the debounce applies a prefix
@@ -72,7 +73,7 @@ def test_invalid_filter(snap_compare: SnapCompare) -> None:
 
 
 def test_detail(snap_compare: SnapCompare) -> None:
-    async def run(pilot: Pilot[object]) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("slash", *"provider:vobiz is:ended", "enter", "enter")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
@@ -82,7 +83,7 @@ def test_detail(snap_compare: SnapCompare) -> None:
 
 
 def test_help(snap_compare: SnapCompare) -> None:
-    async def run(pilot: Pilot[object]) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
         await pilot.pause(0.1)

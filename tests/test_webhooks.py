@@ -205,6 +205,7 @@ async def test_simulator_pushes_and_engine_polls_end_at_ground_truth() -> None:
             dial_status_asked = sim.count("cloudagent", "dial_status")
     got = {(c.provider, c.call_id): c.status for c in store.calls.values()}
     assert ok, {k: (got.get(k), v) for k, v in truth.items() if got.get(k) != v}
+    assert receiver is not None
     assert vias == {"poll", "push"} and sim.pushed > 0 and receiver.stats.deliveries > 0
     assert dial_status_asked >= 1
 

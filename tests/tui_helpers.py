@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual.geometry import Region
 from textual.pilot import Pilot
@@ -76,7 +77,7 @@ def rows(app: CallmonApp) -> list[str]:
     return out
 
 
-async def wait_until(pilot: Pilot[object], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -85,7 +86,7 @@ async def wait_until(pilot: Pilot[object], predicate: Callable[[], bool], timeou
         await pilot.pause(0.05)
 
 
-async def loaded(pilot: Pilot[object], app: CallmonApp, count: int | None = None) -> None:
+async def loaded(pilot: Pilot[Any], app: CallmonApp, count: int | None = None) -> None:
     """Wait for the first scan of every source (and, if given, for `count` calls)."""
 
     def ready() -> bool:
