@@ -301,3 +301,23 @@ async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monk
         await pilot.press("enter")
         await wait_until(pilot, lambda: worker.health.state == State.OK, 15)
         await wait_until(pilot, lambda: any(c.provider == "velip" for c in app.view.calls.values()), 15)
+
+
+async def test_rows_are_redrawn_in_a_new_theme(tmp_path: Path) -> None:
+    """The table keeps its drawn rows and its style between frames; a theme change (from the command
+    palette) must redraw them in the new one, not leave old colours behind the visible rows."""
+    app = build_app(tmp_path=tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        table = app.query_one("#table", CallTable)
+
+        def backgrounds() -> set[object]:
+            strips = [table.render_line(y) for y in range(5)]
+            return {segment.style.bgcolor for strip in strips for segment in strip if segment.style}
+
+        before = backgrounds()
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        await pilot.pause()
+        after = backgrounds()
+        assert after and not (after & before), (before, after)

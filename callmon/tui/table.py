@@ -148,7 +148,22 @@ class CallTable(ScrollView, can_focus=True):
         self._cursor_fallback = 0
         self.marks: dict[Key, tuple[float, str]] = {}
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._style: Style | None = None
         self.virtual_size = Size(WIDTH, len(view))
+
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style, under every row. Textual works it out afresh from every ancestor's CSS on
+        each read, which cost more than drawing the row; it changes only when the CSS does."""
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
+    def notify_style_update(self) -> None:
+        # A new theme or CSS: rows were drawn in the old style.
+        super().notify_style_update()
+        self._style = None
+        self._cache.clear()
 
     # -- geometry ---------------------------------------------------------------------------------------------
 
@@ -299,11 +314,11 @@ class CallTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         row = round(self.scroll_y) + y
         if row >= len(self.view):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         key = self.view.key_at(row)
         call = self.view.calls.get(key)
         if call is None:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         now = self.clock()
         mark = self.marks.get(key)
         mark_kind = mark[1] if mark and mark[0] > now else None
@@ -315,10 +330,10 @@ class CallTable(ScrollView, can_focus=True):
             strip = self._render_row(call, now, selected, mark_kind)
             self._cache[cache_key] = strip
         scroll_x = round(self.scroll_x)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
 
     def _render_row(self, call: Call, now: float, selected: bool, mark: str | None) -> Strip:
-        base = self.rich_style
+        base = self.base_style
         if selected:
             base = base + CURSOR_STYLE
         # Adjacent cells of the same style become one segment: fewer segments, a cheaper frame.
