@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -64,18 +63,13 @@ class _Rows(SortedList):  # type: ignore[misc]
 
 _VALUE = itemgetter(0)
 _STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame step per call
-_UNSEEN = -math.inf  # Call.first_seen of a call with no timeline
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
 def _rows(column: Column, null: Any, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
-    """Column.entry's rows for many calls at once, without a function call per call (Call.first_seen is
-    spelled out for the same reason)."""
+    """Column.entry's rows for many calls at once, without a function call per call."""
     get = column.value
-    return [
-        (null if (v := get(call)) is None else v, t[0] if (t := call.timeline) else _UNSEEN, key)
-        for key, call in calls
-    ]
+    return [(null if (v := get(call)) is None else v, call.first_seen, key) for key, call in calls]
 
 
 def _unknown_last(rows: list[Entry], null: Any, past_all: Any) -> tuple[list[Entry], Any]:
@@ -101,7 +95,7 @@ def _unknown_last(rows: list[Entry], null: Any, past_all: Any) -> tuple[list[Ent
 
 def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
     """Whether the calls are held in the order ties sort in: first seen, then key."""
-    firsts = [t[0] if (t := call.timeline) else _UNSEEN for call in calls.values()]  # Call.first_seen
+    firsts = [call.first_seen for call in calls.values()]
     if not all(map(le, firsts, islice(firsts, 1, None))):
         return False
     same = list(compress(count(), map(eq, firsts, islice(firsts, 1, None))))
