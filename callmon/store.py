@@ -54,6 +54,17 @@ class Change:
     # were folded into this one): what history writes, at the times the store saw them.
     new_events: int = 0
 
+    def then(self, later: Change) -> Change:
+        """This change and a later one to the same call, as one: the later call, the oldest "previous", and the
+        strongest kind (new, then ended, then changed). The store folds a tick's changes this way, and the
+        monitor the batches it holds while its display is paused."""
+        kind = (
+            "new" if self.kind == "new" else ("ended" if "ended" in (self.kind, later.kind) else later.kind)
+        )
+        return Change(
+            later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events
+        )
+
 
 @dataclass
 class StoreStats:
@@ -113,13 +124,10 @@ class CallStore:
         self.calls[key] = call
         self._track_active(call)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
+        change = Change(key, call, previous, kind, via, new_events)
         earlier = self._pending.get(key)
         if earlier is not None:
-            # Fold into the pending change: keep the oldest "previous" and the strongest kind.
-            kind = "new" if earlier.kind == "new" else ("ended" if "ended" in (kind, earlier.kind) else kind)
-            previous = earlier.previous
-            new_events += earlier.new_events
-        change = Change(key, call, previous, kind, via, new_events)
+            change = earlier.then(change)
         self._pending[key] = change
         return change
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -193,8 +194,6 @@ async def test_server_errors_back_off_with_jitter_and_recover() -> None:
 
 
 def test_store_merges_drops_noops_and_stale_updates_and_coalesces() -> None:
-    from datetime import UTC, datetime, timedelta
-
     store = CallStore()
     batches: list[list[object]] = []
     store.subscribe(lambda b: batches.append(list(b)))
@@ -307,3 +306,28 @@ def test_the_store_keeps_each_calls_status_timeline() -> None:
     ]
     assert store.via(("s", "c1")) == "push"
     assert store.timeline(("s", "nope")) == () and store.via(("s", "nope")) is None
+
+
+def test_held_batches_fold_as_one_tick_does() -> None:
+    """The monitor folds the batches it holds while its display is paused with Change.then, as the store
+    folds a tick's changes: a call that ended, then got its CDR a batch later, still shows as ended."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ringing = Call("s", "vobiz", "c1", Status.RINGING, updated_at=t0)
+    ended = ringing.with_changes(status=Status.COMPLETED, updated_at=t0 + timedelta(seconds=60))
+    cdr = ended.with_changes(cost=0.45, updated_at=t0 + timedelta(seconds=65))
+    one_tick = CallStore()
+    one_tick.apply(ringing)
+    one_tick.take()
+    one_tick.apply(ended)
+    one_tick.apply(cdr)
+    [folded] = one_tick.take()
+    batches = CallStore()
+    batches.apply(ringing)
+    batches.take()
+    held = []
+    for call in (ended, cdr):
+        batches.apply(call)
+        held.extend(batches.take())
+    assert [c.kind for c in held] == ["ended", "changed"]
+    assert held[0].then(held[1]) == folded
+    assert folded.kind == "ended" and folded.previous is Status.RINGING and folded.new_events == 1

@@ -157,10 +157,7 @@ class CallmonApp(App[int]):
         if self.paused:
             for change in message.batch:
                 earlier = self.held.get(change.key)
-                self.held[change.key] = change if earlier is None else Change(
-                    change.key, change.call, earlier.previous, earlier.kind if earlier.kind == "new" else change.kind,
-                    change.via, earlier.new_events + change.new_events,
-                )  # fmt: skip
+                self.held[change.key] = change if earlier is None else earlier.then(change)
             self._show_health()
             return
         self._apply(message.batch)
