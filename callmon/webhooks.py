@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
-from zoneinfo import ZoneInfo
 
 import platformdirs
 from starlette.applications import Starlette
@@ -107,7 +106,7 @@ def rows_of(payload: Any) -> list[Mapping[str, Any]]:
 
 def normalize_delivery(source: Source, payload: Any) -> list[Call]:
     """Calls from one delivery, by the source's provider; MalformedDelivery when none can be read."""
-    tz = ZoneInfo(str(source.options.get("timezone") or ADAPTERS[source.provider].default_timezone))
+    tz = ADAPTERS[source.provider].zone(source)
     if source.provider == "dialgen":
         # onCallComplete wraps one call ({success, callData}) or is flat ({event, callId, ...}).
         records = [payload] if isinstance(payload, Mapping) else rows_of(payload)

@@ -226,3 +226,20 @@ def test_push_and_poll_merge_newest_wins() -> None:
         )
         is None
     )
+
+
+@pytest.mark.parametrize(("zone", "utc_hour"), [(None, 13), ("Asia/Tokyo", 1)])
+def test_pushed_records_read_local_times_in_the_sources_zone(zone: str | None, utc_hour: int) -> None:
+    """Velip's times are wall-clock times with no zone: a pushed record must read them in the zone the
+    source's config names (else the provider's, São Paulo), as the polling adapter does."""
+    from zoneinfo import ZoneInfo
+
+    from callmon.providers.velip import VelipAdapter
+    from callmon.webhooks import normalize_delivery
+
+    options = {"campaign": 1} | ({"timezone": zone} if zone else {})
+    source = Source("acme", "velip", options)
+    record = {"cd_id": "77", "cd_status": "", "date": "2026-11-23", "time_dial": "10:00:00", "dest": "+5511"}
+    [call] = normalize_delivery(source, [record])
+    assert call.started_at is not None and call.started_at.hour == utc_hour
+    assert VelipAdapter.zone(source) == ZoneInfo(zone or "America/Sao_Paulo")

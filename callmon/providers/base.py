@@ -90,7 +90,7 @@ class Adapter:
     budgets: ClassVar[Mapping[str, Budget]] = {"default": Budget(60, 60.0)}
     # True when one list request refreshes many calls more cheaply than one request per call.
     list_refreshes: ClassVar[bool] = True
-    # How long a 404 for a call that has ended may last before we stop waiting for its CDR.
+    # The zone of the provider's local call times when the source's config names none.
     default_timezone: ClassVar[str] = "UTC"
     timeout: ClassVar[float] = 15.0
 
@@ -114,7 +114,7 @@ class Adapter:
         # What the caller already knows about this source's calls (call id -> Call), so an adapter can skip
         # lookups that cannot tell it anything new. Empty means "nothing known": look everything up.
         self.known: Mapping[str, Call] = {}
-        self.tz: tzinfo = ZoneInfo(str(self.option("timezone") or self.default_timezone))
+        self.tz = self.zone(source)
 
     # -- what the engine calls -------------------------------------------------------------------------------
 
@@ -147,6 +147,15 @@ class Adapter:
         raise NotImplementedError
 
     # -- helpers for subclasses ------------------------------------------------------------------------------
+
+    @classmethod
+    def zone(cls, source: Source) -> tzinfo:
+        """The time zone of a source's local call times: its config's, else the provider's. Polled and pushed
+        records of one source must read alike."""
+        spec = cls.options.get("timezone")
+        return ZoneInfo(
+            str(source.options.get("timezone") or (spec and spec.default) or cls.default_timezone)
+        )
 
     def option(self, name: str) -> Any:
         if name in self.source.options:
