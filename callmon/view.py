@@ -78,7 +78,9 @@ def _unknown_last(rows: list[Entry], null: Any, past_all: Any) -> tuple[list[Ent
 
     `null` lies past ordinary values only (see columns._NULLS). When some value lies past it too (Hindi text, a
     duration of 2**30 s), its rows are picked out by identity (a real value may equal it) and moved. The rows
-    are then two sorted runs, which one sort of whole rows merges in linear time, exactly."""
+    are then two sorted runs, which one sort of whole rows merges in linear time, exactly. Calls that arrive
+    later go where the sentinel picked here puts them (a first Hindi name after the unknown ones) until the
+    next sort picks again."""
     if null is past_all:
         return rows, null
     lo = bisect_left(rows, null, key=_VALUE)
