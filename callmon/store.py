@@ -38,6 +38,11 @@ def arrival(item: tuple[Key, Call]) -> tuple[float, Key]:
     return item[1].first_seen, item[0]
 
 
+def arrival_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
+    """The calls, held in arrival order."""
+    return dict(sorted(calls.items(), key=arrival))
+
+
 def status_events(timeline: tuple[Any, ...]) -> tuple[StatusEvent, ...]:
     """A call's flattened timeline (Call.timeline) as events, oldest first."""
     return tuple(StatusEvent(*timeline[i : i + 4]) for i in range(0, len(timeline), 4))
@@ -144,7 +149,7 @@ class CallStore:
         """Hold the calls in the order they were first seen (Call.first_seen, then key), as calls that arrive
         live are: after a load, which puts them back in another order. The monitor's table shows calls with
         equal values in this order, and sorts fastest when the calls come in it."""
-        ordered = sorted(self.calls.items(), key=arrival)
+        ordered = arrival_ordered(self.calls)
         self.calls.clear()
         self.calls.update(ordered)
 

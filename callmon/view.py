@@ -4,7 +4,7 @@ A master SortedList holds every call in the current sort order and is kept up to
 (a change that keeps its position costs one key computation; one that moves costs two O(log n) steps).
 A filter is a second, smaller SortedList picked out of the master in order, so filtering never sorts and
 clearing a filter costs nothing. A new sort rebuilds the master with one stable sort on the value alone: the
-view holds its calls in the order ties go (first seen, see Column.entry), so ties need no second look.
+view holds its calls in arrival order, the order ties go (see Column.entry), so ties need no second look.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sortedcontainers import SortedList
 from callmon.columns import BY_NAME, FAILURES, Column, Entry
 from callmon.model import Call, Status
 from callmon.query import Query, compile_query
-from callmon.store import Change, Key, arrival
+from callmon.store import Change, Key, arrival, arrival_ordered
 
 
 @contextlib.contextmanager
@@ -95,8 +95,8 @@ def _unknown_last(rows: list[Entry], null: Any, past_all: Any) -> tuple[list[Ent
     return rows, past_all
 
 
-def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
-    """Whether the calls are held in the order ties sort in: first seen, then key."""
+def _held_in_arrival_order(calls: Mapping[Key, Call]) -> bool:
+    """Whether the calls are held in arrival order (first seen, then key): the order ties sort in."""
     firsts = [call.first_seen for call in calls.values()]
     if not all(map(le, firsts, islice(firsts, 1, None))):
         return False
@@ -105,10 +105,6 @@ def _in_tie_order(calls: Mapping[Key, Call]) -> bool:
         return True
     keys = list(calls)
     return all(keys[i] < keys[i + 1] for i in same)
-
-
-def _tie_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
-    return dict(sorted(calls.items(), key=arrival))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +137,7 @@ class CallView:
         self._entry = BY_NAME[sort].entry(reverse, self._null)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
-        # Whether self.calls is held in tie order (first seen, then key). New calls arrive last and were seen
+        # Whether self.calls is held in arrival order (first seen, then key). New calls arrive last and were seen
         # last, so this stays true unless the clock steps back.
         self._in_order = False
         self._shown: SortedList | None = None  # None: no filter, the master is what is shown
@@ -284,7 +280,7 @@ class CallView:
 
     def _sort_master(self) -> None:
         if not self._in_order:
-            self._hold_in_tie_order()
+            self._hold_in_arrival_order()
         column = BY_NAME[self.sort_column]
         self._retire(self._master)
         self._master = self._sorted(column)
@@ -292,7 +288,7 @@ class CallView:
 
     def _sorted(self, column: Column) -> _Rows:
         """Every call's row, in order. Rows compare as (value, first seen, key), but comparing 100k tuples
-        whose strings lie all over the heap is slow. The calls are held in tie order, so a stable sort on the
+        whose strings lie all over the heap is slow. The calls are held in arrival order, so a stable sort on the
         value alone gives the same order, comparing values only (on CPython's fast path for one kind, which
         the preferred sentinel for unknown values keeps)."""
         nulls = column.nulls(self.reverse)
@@ -302,11 +298,11 @@ class CallView:
         rows, self._null = _unknown_last(rows, null, past_all)
         return _Rows.of_sorted(rows)
 
-    def _hold_in_tie_order(self) -> None:
-        """Re-order self.calls into tie order if it is not (a snapshot from elsewhere; the clock stepped back):
-        once, then new calls keep it."""
-        if not _in_tie_order(self.calls):
-            self.calls = _tie_ordered(self.calls)
+    def _hold_in_arrival_order(self) -> None:
+        """Re-order self.calls into arrival order if it is not (a snapshot from elsewhere; the clock stepped
+        back): once, then new calls keep it."""
+        if not _held_in_arrival_order(self.calls):
+            self.calls = arrival_ordered(self.calls)
         self._in_order = True
 
     def _retire(self, rows: SortedList) -> None:
@@ -336,7 +332,7 @@ class CallView:
             before = calls.get(key)
             if before is not None and key not in previous:
                 previous[key] = before
-            # A new call goes last: the calls stay in tie order only if it ties after the call held last (it
+            # A new call goes last: the calls stay in arrival order only if it ties after the call held last (it
             # ties before when the clock stepped back).
             if (
                 before is None

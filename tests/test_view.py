@@ -153,7 +153,7 @@ def test_ties_go_in_the_order_calls_were_first_seen() -> None:
 
 @pytest.mark.parametrize("step", [0.0, -1.0], ids=["clock stands still", "clock runs back"])
 def test_a_clock_that_stands_still_or_runs_back_keeps_the_view_sound(step: float) -> None:
-    """New calls then arrive out of tie order: the view notices, re-orders once, and stays exact."""
+    """New calls then arrive out of first-seen order: the view notices, re-orders once, and stays exact."""
     rng = random.Random(int(step))
     store = CallStore(clock=_ticking(step=step))
     for i in range(100):
