@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
 from callmon.model import Call, Status
+from callmon.store import Change
 from callmon.tui.screens import DetailScreen, ExportScreen, HelpScreen
 from callmon.tui.table import CallTable, TableHeader
 from callmon.tui.widgets import ErrorLine, HealthBar
-from tests.tui_helpers import build_app, loaded, rows, text_of, wait_until
+from callmon.view import CallView
+from tests.tui_helpers import FROZEN_AT, build_app, loaded, rows, text_of, wait_until
 
 STATUS_WORDS = (
     "queued",
@@ -321,3 +326,79 @@ async def test_rows_are_redrawn_in_a_new_theme(tmp_path: Path) -> None:
         await pilot.pause()
         after = backgrounds()
         assert after and not (after & before), (before, after)
+
+
+class _TableApp(App[None]):
+    """The table alone on a view, with the clock stopped."""
+
+    def __init__(self, view: CallView) -> None:
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        yield CallTable(self.view, clock=lambda: FROZEN_AT.timestamp(), id="table")
+
+
+def _ended_calls(n: int) -> dict[tuple[str, str], Call]:
+    calls = [
+        Call(
+            source="acme",
+            provider="vobiz",
+            call_id=f"call-{i:03d}",
+            status=Status.COMPLETED,
+            to=f"+9198{i:08d}",
+            reason=f"reason number {i}",
+            started_at=FROZEN_AT,
+            duration_s=i,
+        )
+        for i in range(n)
+    ]
+    return {call.key: call for call in calls}
+
+
+def _replaced(view: CallView, call: Call) -> Change:
+    return Change(call.key, call, view.calls[call.key].status, "changed", "poll")
+
+
+async def test_a_row_is_never_drawn_from_an_older_version_of_its_call() -> None:
+    """Drawn rows are kept for reuse. A newer version of a call that the allocator puts where an older one lay
+    (same id()) must still be drawn from what it holds, not get the older version's row."""
+    first = next(iter(_ended_calls(1).values()))
+    view = CallView({first.key: first})
+    app = _TableApp(view)
+    async with app.run_test(size=(160, 10)):
+        table = app.query_one(CallTable)
+        assert "reason number 0" in table.render_line(0).text
+        old_id = id(first)
+        second = first.with_changes(reason="second version")
+        table.rows_changed(view.apply([_replaced(view, second)]))
+        del first  # nothing but the table's row cache may still know it
+        # Keep every candidate alive, so the allocator moves on, until one lands where the first version was.
+        candidates = [second.with_changes(reason="third version")]
+        while id(candidates[-1]) != old_id and len(candidates) < 1000:
+            candidates.append(second.with_changes(reason="third version"))
+        third = candidates[-1]
+        table.rows_changed(view.apply([_replaced(view, third)]))
+        assert "third version" in table.render_line(0).text
+
+
+async def test_rendering_a_frame_draws_each_line_as_drawing_it_alone_does() -> None:
+    """A frame works out what its lines share once (render_lines); each line must come out as render_line
+    draws it alone, scrolled sideways on a narrow terminal as well."""
+    view = CallView(_ended_calls(40), sort="id", reverse=False)
+    app = _TableApp(view)
+    async with app.run_test(size=(70, 12)) as pilot:
+        table = app.query_one(CallTable)
+        table.move_to(3)
+        table.scroll_to(x=30, y=2, animate=False, immediate=True)
+        await pilot.pause()
+        height = table.scrollable_content_region.height
+        frame = [s.text for s in table.render_lines(Region(0, 0, table.size.width, height))]
+        table._cache.clear()
+        alone = [table.render_line(y).text for y in range(height)]
+        width = table.scrollable_content_region.width
+        assert [line[:width] for line in frame] == alone
+        assert all(len(line) == width for line in alone)
+        # Scrolled 30 cells right and 2 rows down: the top line is call-002's row, from cell 30 on.
+        assert [line.split()[1] for line in alone[:3]] == ["call-002", "call-003", "call-004"]
+        assert alone[0].startswith("me ")  # the end of "completed"

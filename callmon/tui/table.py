@@ -54,6 +54,25 @@ CURSOR_STYLE = Style(reverse=True)
 DIM = Style(dim=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every line of one render shares."""
+
+    now: float
+    top: int  # the row at the top of the screen
+    width: int
+    scroll_x: int
+    cursor: int  # the cursor's row
+    start: int  # the lines rendered: [start, stop)
+    stop: int
+    keys: list[Key]  # the keys of the rows on those lines, from start (fewer past the last row)
+
+
+_GAP = " " * SEPARATOR
+# A row as runs of cells of one style: (style, cells), a cell None for the gap between two columns.
+_Runs = tuple[tuple[Style, tuple[Column | None, ...]], ...]
+
+
 def _cell(column: Column, call: Call, now: float) -> str:
     return fit(column.text(call, now), column.width, right=column.right)
 
@@ -147,8 +166,10 @@ class CallTable(ScrollView, can_focus=True):
         self.cursor_key: Key | None = None
         self._cursor_fallback = 0
         self.marks: dict[Key, tuple[float, str]] = {}
-        self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._cache: LRUCache[tuple[object, ...], tuple[Call, Strip]] = LRUCache(1024)
         self._style: Style | None = None
+        self._frame: _Frame | None = None
+        self._layouts: dict[tuple[Style, bool, Status], _Runs] = {}
         self.virtual_size = Size(WIDTH, len(view))
 
     @property
@@ -164,6 +185,7 @@ class CallTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._style = None
         self._cache.clear()
+        self._layouts.clear()
 
     # -- geometry ---------------------------------------------------------------------------------------------
 
@@ -310,56 +332,98 @@ class CallTable(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of this render shares, worked out once rather than per line: where the cursor is
+        # takes a search of the sorted view, and each row's key a walk down its index.
+        self._frame = self._frame_for(crop.y, crop.bottom)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_for(self, start: int, stop: int) -> _Frame:
+        top = round(self.scroll_y)
+        return _Frame(
+            now=self.clock(),
+            top=top,
+            width=self.scrollable_content_region.width,
+            scroll_x=round(self.scroll_x),
+            cursor=self.cursor_row,
+            start=start,
+            stop=stop,
+            keys=self.view.keys(top + start, top + stop),
+        )
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        row = round(self.scroll_y) + y
-        if row >= len(self.view):
-            return Strip.blank(width, self.base_style)
-        key = self.view.key_at(row)
+        frame = self._frame
+        if frame is None or not frame.start <= y < frame.stop:
+            frame = self._frame_for(y, y + 1)
+        if y - frame.start >= len(frame.keys):
+            return Strip.blank(frame.width, self.base_style)
+        key = frame.keys[y - frame.start]
         call = self.view.calls.get(key)
         if call is None:
-            return Strip.blank(width, self.base_style)
-        now = self.clock()
+            return Strip.blank(frame.width, self.base_style)
+        now = frame.now
         mark = self.marks.get(key)
         mark_kind = mark[1] if mark and mark[0] > now else None
-        selected = row == self.cursor_row and (self.cursor_key is None or self.cursor_key == key)
+        row = frame.top + y
+        selected = row == frame.cursor and (self.cursor_key is None or self.cursor_key == key)
         live = int(now) if call.status.active else 0
-        cache_key = (key, id(call), selected, mark_kind, live)
-        strip = self._cache.get(cache_key)
-        if strip is None:
-            strip = self._render_row(call, now, selected, mark_kind)
-            self._cache[cache_key] = strip
-        scroll_x = round(self.scroll_x)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
+        cache_key = (key, selected, mark_kind, live, frame.scroll_x, frame.width)
+        cached = self._cache.get(cache_key)
+        # The entry holds the call it was drawn from, and only that very object will do: an id() in the key
+        # could be a newer version of the call that the allocator put where an old one had been.
+        if cached is not None and cached[0] is call:
+            return cached[1]
+        strip = self._render_row(call, now, selected, mark_kind, frame.scroll_x, frame.width)
+        self._cache[cache_key] = (call, strip)
+        return strip
 
-    def _render_row(self, call: Call, now: float, selected: bool, mark: str | None) -> Strip:
+    def _runs(self, base: Style, selected: bool, status: Status) -> _Runs:
+        """The row's cells grouped into runs of one style, each run one segment: fewer segments, a cheaper
+        frame. Worked out once per kind of row, not per row (comparing rich Styles is slow)."""
+        runs = self._layouts.get((base, selected, status))
+        if runs is not None:
+            return runs
+        styled: list[tuple[Style, Column | None]] = []
+        for i, column in enumerate(COLUMNS):
+            if column.name == "status":
+                styled.append((base + STATUS_STYLE[status], column))
+            elif column.name in ("age", "started") and not selected:
+                styled.append((base + DIM, column))
+            else:
+                styled.append((base, column))
+            if i < len(COLUMNS) - 1:
+                styled.append((base, None))
+        grouped: list[tuple[Style, list[Column | None]]] = []
+        for style, cell in styled:
+            if grouped and grouped[-1][0] == style:
+                grouped[-1][1].append(cell)
+            else:
+                grouped.append((style, [cell]))
+        runs = tuple((style, tuple(cells)) for style, cells in grouped)
+        self._layouts[(base, selected, status)] = runs
+        return runs
+
+    def _render_row(
+        self, call: Call, now: float, selected: bool, mark: str | None, scroll_x: int, width: int
+    ) -> Strip:
         base = self.base_style
         if selected:
             base = base + CURSOR_STYLE
-        # Adjacent cells of the same style become one segment: fewer segments, a cheaper frame.
         segments: list[Segment] = [
             Segment(f"{MARK_TEXT.get(mark or '', ' ')} ", base + MARK_STYLE[mark] if mark else base)
         ]
-        text: list[str] = []
-        style = base
-        gap = " " * SEPARATOR
-        for i, column in enumerate(COLUMNS):
-            if column.name == "status":
-                cell_style = base + STATUS_STYLE[call.status]
-            elif column.name in ("age", "started") and not selected:
-                cell_style = base + DIM
-            else:
-                cell_style = base
-            if cell_style != style:
-                segments.append(Segment("".join(text), style))
-                text, style = [], cell_style
-            text.append(_cell(column, call, now))
-            if i < len(COLUMNS) - 1:
-                if style != base:
-                    segments.append(Segment("".join(text), style))
-                    text, style = [], base
-                text.append(gap)
-        segments.append(Segment("".join(text), style))
+        for style, run in self._runs(base, selected, call.status):
+            segments.append(
+                Segment("".join([_GAP if c is None else _cell(c, call, now) for c in run]), style)
+            )
         if redact.active():
             segments = [Segment(redact.scrub(s.text), s.style) for s in segments]
-        return Strip(segments, WIDTH)
+        if scroll_x == 0 and width >= WIDTH:
+            # The common case, a terminal as wide as the table or wider: pad it here, one strip instead of three.
+            if width > WIDTH:
+                segments.append(Segment(" " * (width - WIDTH), self.base_style))
+            return Strip(segments, width)
+        return Strip(segments, WIDTH).crop_extend(scroll_x, scroll_x + width, self.base_style)
