@@ -14,8 +14,8 @@ import shlex
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, contains, eq
 from typing import Any, TypeVar
 
 from callmon.model import ACTIVE, ENDED, Call, Status
@@ -56,6 +56,7 @@ _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
 _DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MEMO_LIMIT = 50_000
+_STATUS = attrgetter("status")
 _FREE_FIELDS = ("call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
 PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
@@ -68,20 +69,21 @@ def _age(call: Call, now: float) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class _Term:
-    """One term of a query. Most test a single field's value; those also say which field and what test, so a
-    whole column of calls can be tested at once, each distinct value once (see Query.select)."""
+    """One term of a query. Most test a single field's value; those also say which field and which of its
+    values pass, so a whole column of calls can be tested at once, each distinct value once (Query.select)."""
 
     predicate: Predicate
     attr: str | None = None  # the one field the term reads, if it reads one and not the clock
-    accepts: Callable[[Any], bool] | None = None  # the test on that field's value
+    # Of some values of that field, those that pass: one pass in C over all of them, not a call per value.
+    passing: Callable[[Collection[Any]], frozenset[Any]] | None = None
     statuses: tuple[Status, ...] | None = None  # for status terms: the statuses that pass
 
     def negated(self) -> _Term:
-        predicate, accepts = self.predicate, self.accepts
+        predicate, passing = self.predicate, self.passing
         return _Term(
             lambda c, now: not predicate(c, now),
             self.attr,
-            None if accepts is None else lambda value: not accepts(value),
+            None if passing is None else lambda values: frozenset(values) - passing(values),
             None if self.statuses is None else tuple(s for s in Status if s not in self.statuses),
         )
 
@@ -114,23 +116,25 @@ class Query:
         """
         keys: Iterable[K] = calls.keys()
         values: Iterable[Call] = calls.values()
-        tests: list[tuple[str, Callable[[Any], bool]]] = []
-        if statuses is not None:
-            tests.append(("status", tuple(statuses).__contains__))
+        # Status tests first: a status is one of nine objects and its test a tuple lookup, the cheapest pass
+        # there is, and the calls it drops are calls the field passes after it need not read.
+        wanted: list[Collection[Status]] = [] if statuses is None else [tuple(statuses)]
+        fields: list[tuple[str, Callable[[Collection[Any]], frozenset[Any]]]] = []
         rest: list[Predicate] = []
         for term in self.terms:
             if term.statuses is not None:
-                tests.append(("status", term.statuses.__contains__))
-            elif term.attr is not None and term.accepts is not None:
-                tests.append((term.attr, term.accepts))
+                wanted.append(term.statuses)
+            elif term.attr is not None and term.passing is not None:
+                fields.append((term.attr, term.passing))
             else:
                 rest.append(term.predicate)
-        for attr, test in tests:
+        for members in wanted:
+            mask = list(map(members.__contains__, map(_STATUS, values)))
+            keys, values = list(compress(keys, mask)), list(compress(values, mask))
+        for attr, passing in fields:
             column = list(map(attrgetter(attr), values))
-            if attr != "status":
-                # Statuses are nine known objects, the test a tuple lookup; other fields repeat values.
-                test = frozenset(value for value in set(column) if test(value)).__contains__
-            mask = list(map(test, column))
+            # Field values repeat (a campaign's name, not its 5,000 calls): each distinct one is tested once.
+            mask = list(map(passing(set(column)).__contains__, column))
             keys, values = list(compress(keys, mask)), list(compress(values, mask))
         if rest:
             at = time.time() if now is None else now
@@ -219,8 +223,7 @@ def _field(name: str, value: str, body: str) -> _Term:
         for v in values:
             if "*" not in v and v.lower() not in PROVIDERS:
                 raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(PROVIDERS)})")
-    matchers = [_matcher(v, exact=name in _EXACT_FIELDS) for v in values]
-    single = matchers[0] if len(matchers) == 1 else None
+    matchers = [_Matcher.of(v, exact=name in _EXACT_FIELDS) for v in values]
     if name == "status":
         return _statuses([s for s in Status if any(m(s.value) for m in matchers)])
     get = attrgetter(attr)
@@ -233,22 +236,49 @@ def _field(name: str, value: str, body: str) -> _Term:
         answer = memo.get(field)
         if answer is None:
             text = str(field).lower()
-            answer = single(text) if single is not None else any(m(text) for m in matchers)
+            answer = any(m(text) for m in matchers)
             if len(memo) < _MEMO_LIMIT:
                 memo[field] = answer
         return answer
 
-    return _Term(lambda call, now: accepts(get(call)), attr, accepts)
+    def passing(fields: Collection[Any]) -> frozenset[Any]:
+        present = [field for field in fields if field is not None]
+        texts = list(map(str.lower, map(str, present)))
+        found: set[Any] = set()
+        for matcher in matchers:
+            found.update(compress(present, matcher.many(texts)))
+        return frozenset(found)
+
+    return _Term(lambda call, now: accepts(get(call)), attr, passing)
 
 
-def _matcher(value: str, *, exact: bool) -> Callable[[str], bool]:
-    value = value.lower()
-    if "*" in value:
-        pattern = re.compile("^" + ".*".join(re.escape(part) for part in value.split("*")) + "$", re.S)
-        return lambda text: pattern.match(text) is not None
-    if exact:
-        return lambda text: text == value
-    return lambda text: value in text
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """One value of a field term, tested against lowercase text: contained in it, equal to it (exact fields), or
+    matching it whole when it has a `*`."""
+
+    value: str
+    exact: bool = False
+    pattern: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, value: str, *, exact: bool) -> _Matcher:
+        value = value.lower()
+        if "*" in value:
+            parts = (re.escape(part) for part in value.split("*"))
+            return cls(value, pattern=re.compile("^" + ".*".join(parts) + "$", re.S))
+        return cls(value, exact=exact)
+
+    def __call__(self, text: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.match(text) is not None
+        return text == self.value if self.exact else self.value in text
+
+    def many(self, texts: list[str]) -> Iterable[object]:
+        """Whether each text matches (truthy or not), in C: a Python call per text is most of a filter."""
+        if self.pattern is not None:
+            return map(self.pattern.match, texts)
+        return map(eq if self.exact else contains, texts, repeat(self.value))
 
 
 def _free(word: str) -> Predicate:
@@ -257,7 +287,7 @@ def _free(word: str) -> Predicate:
         # Half-typed "status:..." (the table would flash empty on the way to a field term).
         raise QueryError(f"{word!r} is a field name: add ':' and a value" if name not in NUMERIC_FIELDS
                          else f"{word!r} is a field: compare it, e.g. {name}>60")  # fmt: skip
-    match = _matcher(word, exact=False)
+    match = _Matcher.of(word, exact=False)
 
     def predicate(call: Call, now: float) -> bool:
         if match(call.status.value):

@@ -85,6 +85,12 @@ def ids(query: str) -> list[str]:
         ("-is:active -to:+1*", ["abc-123", "x-1", "x-3"]),
         ("-congestion campaign:renew* cost>0", ["abc-123"]),
         ("status:fail*,bus* age>1h", ["x-3"]),
+        ("campaign:renew,batch*", ["abc-123", "x-1", "x-2"]),
+        ("-campaign:renew,*_9", ["x-3"]),
+        ("provider:VOBIZ,dialgen", ["abc-123", "x-2"]),
+        ("direction:out", []),  # an exact field: a part of the value is not enough
+        ("to:+91*,*1111 status:completed,in-progress", ["abc-123", "x-2"]),
+        ("status:failed campaign:renew", ["x-1"]),
     ],
 )
 def test_queries(query: str, expected: list[str]) -> None:
