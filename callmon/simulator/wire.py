@@ -43,9 +43,14 @@ _DG_RAW = {
 }
 
 
+def _dialgood_conversation(plan: CallPlan) -> str:
+    """The id Dialgood gives the call's conversation: the same in its live lookup and its CDR."""
+    return "conv_" + _digest(plan, "conv")[:10].upper()
+
+
 def dialgood_cdr(plan: CallPlan, clock: Clock) -> dict[str, Any]:
     status, raw, sip, reason = _DG_RAW[plan.outcome]
-    conversation = "conv_" + _digest(plan, "conv")[:10].upper()
+    conversation = _dialgood_conversation(plan)
     return {
         "campaignId": plan.call_id,
         "conversationId": conversation,
@@ -74,7 +79,7 @@ def dialgood_live(plan: CallPlan, t: float) -> dict[str, Any]:
     talking = plan.answered is not None and t >= plan.answered
     return {
         "campaignId": plan.call_id,
-        "conversationId": "conv_" + _digest(plan, "conv")[:10].upper(),
+        "conversationId": _dialgood_conversation(plan),
         "status": "available" if talking else "pending",
         "transcript": "\n".join(f"{role}: {text}" for role, text in lines),
         "entries": [{"role": role.lower(), "text": text} for role, text in lines],
