@@ -429,7 +429,9 @@ def to_storage(call: Call) -> dict[str, Any]:
     return out
 
 
-def from_storage(data: Mapping[str, Any]) -> Call:
+def from_storage(data: Mapping[str, Any], timeline: tuple[Any, ...] = ()) -> Call:
+    """A call as to_storage() kept it, with its status timeline (as Call.timeline holds it) if known."""
+
     def when(name: str) -> datetime | None:
         value = data.get(name)
         return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
@@ -461,4 +463,5 @@ def from_storage(data: Mapping[str, Any]) -> Call:
         transcript=tuple(TranscriptLine(str(r), str(t)) for r, t in data.get("transcript") or ()),
         details=tuple((str(k), str(v)) for k, v in data.get("details") or ()),
         raw=pack(data.get("raw") or {}),  # packed here, not copied again by the store
+        timeline=timeline,
     )

@@ -139,9 +139,9 @@ class CallStore:
     def apply_many(self, calls: Iterable[Call], via: Via = "poll") -> int:
         return sum(1 for call in calls if self.apply(call, via) is not None)
 
-    def load(self, call: Call, timeline: Iterable[StatusEvent]) -> None:
-        """Put back a call from history, without announcing it as a change."""
-        call = _kept(call, {}, tuple(value for event in timeline for value in event))
+    def load(self, call: Call) -> None:
+        """Put back a call from history (its timeline on it), without announcing it as a change."""
+        call = _kept(call, {}, call.timeline)
         self.calls[call.key] = call
         self._track_active(call)
 

@@ -42,3 +42,4 @@ def test_changes_folded_into_one_tick_are_all_written_at_the_times_seen(tmp_path
     assert fresh.timeline(call.key) == store.timeline(call.key)
     assert [e.at for e in fresh.timeline(call.key)] == [100.25, 100.5, 100.75, 101.0]
     assert [e.via for e in fresh.timeline(call.key)] == ["poll", "poll", "push", "poll"]
+    assert fresh.calls[call.key].first_seen == 100.25  # ties sort in arrival order after a restart too
