@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import math
 import random
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -229,3 +231,25 @@ def test_unknown_values_show_last_when_a_value_lies_past_the_preferred_sentinel(
         view.apply(store.take())
         view._master._check()
         assert view.all_keys() == expected(view, store.calls)
+
+
+def test_sorting_and_filtering_leave_garbage_collectable() -> None:
+    """The view pauses the cyclic GC while it builds 100k rows. Whatever was alive meanwhile must still be
+    collected once it becomes garbage (freezing it, to keep collections short, leaked what the app let go of:
+    events, messages, screens)."""
+    rng = random.Random(5)
+    calls = [random_call(rng, i) for i in range(200)]
+    view = CallView({c.key: c for c in calls})
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the cyclic GC can free it
+
+    node = Node()
+    alive = weakref.ref(node)
+    view.set_sort("to", False)
+    view.set_query(compile_query("status:completed,busy"))
+    view.set_failures_only(True)
+    del node
+    gc.collect()
+    assert alive() is None
