@@ -54,18 +54,20 @@ CURSOR_STYLE = Style(reverse=True)
 DIM = Style(dim=True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Frame:
-    """What every line of one render shares."""
+    """What every line of one render shares. The cursor's row and the rows' keys are looked up when first
+    needed: Textual renders a whole widget for a partial update too, but draws only its dirty lines afresh."""
 
     now: float
     top: int  # the row at the top of the screen
     width: int
     scroll_x: int
-    cursor: int  # the cursor's row
     start: int  # the lines rendered: [start, stop)
     stop: int
-    keys: list[Key]  # the keys of the rows on those lines, from start (fewer past the last row)
+    cursor: int | None = None  # the cursor's row
+    keys: list[Key] | None = None  # the keys of the rows on those lines, from start (fewer past the last row)
+    drawn: int = 0  # lines drawn afresh so far
 
 
 _GAP = " " * SEPARATOR
@@ -334,7 +336,7 @@ class CallTable(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # What every line of this render shares, worked out once rather than per line: where the cursor is
-        # takes a search of the sorted view, and each row's key a walk down its index.
+        # takes a search of the sorted view, and each row's key a walk down its index (see _Frame).
         self._frame = self._frame_for(crop.y, crop.bottom)
         try:
             return super().render_lines(crop)
@@ -342,31 +344,42 @@ class CallTable(ScrollView, can_focus=True):
             self._frame = None
 
     def _frame_for(self, start: int, stop: int) -> _Frame:
-        top = round(self.scroll_y)
         return _Frame(
             now=self.clock(),
-            top=top,
+            top=round(self.scroll_y),
             width=self.scrollable_content_region.width,
             scroll_x=round(self.scroll_x),
-            cursor=self.cursor_row,
             start=start,
             stop=stop,
-            keys=self.view.keys(top + start, top + stop),
         )
+
+    def _key_on(self, frame: _Frame, y: int) -> Key | None:
+        """The key of the row on line y: one lookup for the first line drawn, then one slice for them all
+        (the rest of a full repaint)."""
+        if frame.keys is None:
+            frame.drawn += 1
+            if frame.drawn == 1:
+                row = frame.top + y
+                return self.view.key_at(row) if row < len(self.view) else None
+            frame.keys = self.view.keys(frame.top + frame.start, frame.top + frame.stop)
+        i = y - frame.start
+        return frame.keys[i] if i < len(frame.keys) else None
 
     def render_line(self, y: int) -> Strip:
         frame = self._frame
         if frame is None or not frame.start <= y < frame.stop:
             frame = self._frame_for(y, y + 1)
-        if y - frame.start >= len(frame.keys):
+        key = self._key_on(frame, y)
+        if key is None:
             return Strip.blank(frame.width, self.base_style)
-        key = frame.keys[y - frame.start]
         call = self.view.calls.get(key)
         if call is None:
             return Strip.blank(frame.width, self.base_style)
         now = frame.now
         mark = self.marks.get(key)
         mark_kind = mark[1] if mark and mark[0] > now else None
+        if frame.cursor is None:
+            frame.cursor = self.cursor_row
         row = frame.top + y
         selected = row == frame.cursor and (self.cursor_key is None or self.cursor_key == key)
         live = int(now) if call.status.active else 0
