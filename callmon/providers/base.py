@@ -152,16 +152,18 @@ class Adapter:
     def zone(cls, source: Source) -> tzinfo:
         """The time zone of a source's local call times: its config's, else the provider's. Polled and pushed
         records of one source must read alike."""
-        spec = cls.options.get("timezone")
-        return ZoneInfo(
-            str(source.options.get("timezone") or (spec and spec.default) or cls.default_timezone)
-        )
+        return ZoneInfo(str(cls.option_of(source, "timezone") or cls.default_timezone))
+
+    @classmethod
+    def option_of(cls, source: Source, name: str) -> Any:
+        """A source's option: its config's value, else the provider's default (None if it has none)."""
+        if name in source.options:
+            return source.options[name]
+        spec = cls.options.get(name)
+        return spec.default if spec else None
 
     def option(self, name: str) -> Any:
-        if name in self.source.options:
-            return self.source.options[name]
-        spec = self.options.get(name)
-        return spec.default if spec else None
+        return self.option_of(self.source, name)
 
     def secret(self, name: str) -> str:
         try:
