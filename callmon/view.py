@@ -228,8 +228,11 @@ class CallView:
 
     def load(self, calls: Mapping[Key, Call]) -> None:
         """Start over from a snapshot of the store."""
-        self.calls = dict(calls)
-        self.rebuild()
+        # The copy is made inside _bulk(), after its young collection: made before, that collection walked
+        # all 100k of its entries (4-20 ms of a 200 ms load).
+        with _bulk():
+            self.calls = dict(calls)
+            self._rebuild()
 
     def rebuild(self) -> None:
         """Re-sort everything (a new sort, or a new set of calls) and re-apply the filter."""
