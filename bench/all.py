@@ -19,6 +19,7 @@ FIGURES = [
     ("tick of 1,000 changes", "table", "tick: 1,000 random changes", 0, "ms", 20),
     ("one visible change", "table", "one visible change", 0, "ms", 2),
     ("one visible change, bytes", "table", "one visible change", 1, "B", 1024),
+    ("  Textual's floor: a one-cell refresh", "table", "(Textual's floor: a one-cell refresh)", 0, "ms", None),
     ("filter to 5 %", "table", "filter to 5%", 0, "ms", 100),
     ("clear filter", "table", "clear filter", 0, "ms", 50),
     ("sort by TO (distinct values)", "table", "sort by TO (distinct values)", 0, "ms", 150),
