@@ -1,7 +1,8 @@
-"""Every benchmark, one table: python bench/all.py  (about 11 minutes on 2 cores).
+"""Every benchmark, one table: python bench/all.py  (about 13 minutes on 2 cores).
 
-Runs bench/table.py (with the DataTable baseline), bench/engine.py and bench/terminal.py, prints each one's
-own table, then one summary of the figures against the targets.
+Runs bench/table.py (with the DataTable baseline), bench/engine.py, bench/terminal.py and bench/ssh.py
+(skipped, its figures n/a, without openssh-server), prints each one's own table, then one summary of the
+figures against the targets.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ FIGURES = [
     ("pty: 500 off-screen changes/s", "terminal", "500 off-screen changes/s", 0, "B/s", 1024),
     ("pty: --fps 2 --colors 256, 50 visible/s", "terminal", "50 visible changes/s, --fps 2 --colors 256", 0,
      "B/s", None),
+    ("ssh: idle, wire", "ssh", "idle (5,000 calls, nothing changes)", 1, "B/s", 0),
+    ("ssh: 50 visible changes/s, wire", "ssh", "50 visible changes/s", 1, "B/s", 20_000),
+    ("ssh: 500 off-screen changes/s, wire", "ssh", "500 off-screen changes/s", 1, "B/s", 1024),
+    ("ssh: --fps 2 --colors 256, 50 visible/s, wire", "ssh", "50 visible changes/s, --fps 2 --colors 256", 1,
+     "B/s", None),
+    ("ssh -C: 50 visible changes/s, wire", "ssh", "50 visible changes/s, ssh -C", 1, "B/s", None),
     ("end-to-end lag p50, simulator -> screen", "terminal", "callmon demo, simulator over loopback", 3, "s",
      None),
     ("end-to-end lag p95, simulator -> screen", "terminal", "callmon demo, simulator over loopback", 4, "s",
@@ -68,7 +75,7 @@ def figure(output: str, label: str, index: int) -> float | None:
 
 def main() -> int:
     outputs = {}
-    for script in ("table", "engine", "terminal"):
+    for script in ("table", "engine", "terminal", "ssh"):
         print(f"== bench/{script}.py", flush=True)
         outputs[script] = run(script)
         print(outputs[script], flush=True)

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,15 @@ HERE = Path(__file__).resolve().parent
 COLUMNS, LINES = 160, 50
 WARMUP = 3.0
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+SCENARIOS = [
+    ("idle (5,000 calls, nothing changes)", []),
+    ("50 visible changes/s", ["--rate", "50", "--where", "visible"]),
+    ("500 off-screen changes/s", ["--rate", "500", "--where", "offscreen"]),
+    ("50 visible changes/s, --fps 2 --colors 256", ["--rate", "50", "--where", "visible", "--fps", "2",
+                                                     "--colors", "256"]),
+]  # fmt: skip
 
 
 @dataclass
@@ -47,16 +57,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def run(name: str, seconds: float, extra: list[str]) -> Outcome:
+def run(
+    name: str,
+    seconds: float,
+    extra: list[str],
+    wrap: Callable[[list[str]], list[str]] | None = None,
+    window: Callable[[bool], None] | None = None,
+) -> Outcome:
+    """One scenario. `wrap` turns the monitor's command line into the one the pty runs (bench/ssh.py runs it
+    through ssh); `window` is told when the counted window opens (True) and closes (False)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
                "LINES": str(LINES)}  # fmt: skip
+        command = [sys.executable, str(HERE / "pty_child.py"), "--seconds", str(seconds + WARMUP),
+                   "--report", str(report), *extra]  # fmt: skip
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "pty_child.py"), "--seconds", str(seconds + WARMUP),
-             "--report", str(report), *extra],
+            wrap(command) if wrap else command,
             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True,
         )  # fmt: skip
         os.close(slave)
@@ -69,6 +88,8 @@ def run(name: str, seconds: float, extra: list[str]) -> Outcome:
             now = time.monotonic()
             if cpu_start is None and now - start >= WARMUP:
                 cpu_start, window_start = cpu_seconds(proc.pid), now
+                if window:
+                    window(True)
             if ready:
                 try:
                     data = os.read(master, 65536)
@@ -83,6 +104,8 @@ def run(name: str, seconds: float, extra: list[str]) -> Outcome:
             if cpu_start is not None and now - window_start >= seconds:
                 break
         elapsed = time.monotonic() - window_start
+        if window:
+            window(False)
         cpu = cpu_seconds(proc.pid) - (cpu_start or 0) if proc.poll() is None else float("nan")
         # Let it finish on its own so it writes its lag report (it exits after its own timer).
         while proc.poll() is None:
@@ -106,14 +129,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--demo-seconds", type=float, default=60.0, help="the end-to-end scenario's length")
     args = parser.parse_args()
-    scenarios = [
-        ("idle (5,000 calls, nothing changes)", []),
-        ("50 visible changes/s", ["--rate", "50", "--where", "visible"]),
-        ("500 off-screen changes/s", ["--rate", "500", "--where", "offscreen"]),
-        ("50 visible changes/s, --fps 2 --colors 256", ["--rate", "50", "--where", "visible", "--fps", "2",
-                                                         "--colors", "256"]),
-    ]  # fmt: skip
-    results = [run(name, args.seconds, extra) for name, extra in scenarios]
+    results = [run(name, args.seconds, extra) for name, extra in SCENARIOS]
     results.append(run("callmon demo, simulator over loopback", args.demo_seconds, ["--demo"]))
     print(f"pty bench: the monitor in a {COLUMNS}x{LINES} pseudo-terminal, {args.seconds:g} s per scenario "
           f"after {WARMUP:g} s of warm-up")  # fmt: skip
