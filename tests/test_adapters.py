@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from callmon.engine.once import fetch_all
+from callmon.engine.worker import SourceWorker
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter
@@ -23,6 +25,7 @@ from callmon.providers.errors import (
     RateLimited,
     ServerError,
 )
+from callmon.store import CallStore
 
 DATA = Path(__file__).parent / "data"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -259,6 +262,29 @@ async def test_vobiz_headers_live_calls_and_cdr_pages() -> None:
     assert calls[0].call_id == "live-1" and calls[0].status is Status.IN_PROGRESS
     assert len(calls) == 1 + 207
     assert sum("/cdr?" in p for p in paths) == 3
+
+
+async def test_today_is_the_session_clocks_day_in_the_providers_zone() -> None:
+    """Not the machine's: a session on a frozen or simulated clock watches its own day (tests once failed
+    every evening after 18:30 UTC, when the machine's day in India was the next one)."""
+    days: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        days.append(request.url.params["start_date"])
+        return httpx.Response(200, json={"data": [], "pagination": {"has_next": False}})
+
+    source = Source(
+        name="s", provider="vobiz", options={"auth_id": "MA_1", "live": False}, base_url="https://x"
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    evening = datetime(2026, 1, 5, 20, 0, tzinfo=UTC).timestamp()  # 01:30 on the 6th in Kolkata
+    adapter = ADAPTERS["vobiz"](source, {"auth_token": "t"}, client, now=lambda: evening)
+    assert adapter.watch_date() == date(2026, 1, 6)
+    await collect(adapter)
+    assert days == ["2026-01-06"]
+    # The engine hands its adapters the store's clock, the one the session records times by.
+    worker = SourceWorker(source, {"auth_token": "t"}, client, CallStore(lambda: evening))
+    assert worker.adapter.watch_date() == date(2026, 1, 6)
 
 
 async def test_vobiz_get_call_404_everywhere_is_not_found_yet() -> None:

@@ -89,7 +89,13 @@ class SourceWorker:
         # `budgets` overrides the provider's documented ones (an account with a negotiated limit; tests).
         self.windows = {kind: SlidingWindow(b, clock) for kind, b in (budgets or adapter_cls.budgets).items()}
         self.adapter: Adapter = adapter_cls(
-            source, secrets, client, gate=self._gate, observe=self._observe, callback_url=callback_url
+            source,
+            secrets,
+            client,
+            gate=self._gate,
+            observe=self._observe,
+            callback_url=callback_url,
+            now=store.clock,  # the day to watch is the session's, as the times it records are
         )
         self.adapter.known = store.source_calls(source.name)
         self.health = SourceHealth(source.name, source.provider)

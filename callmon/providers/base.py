@@ -103,8 +103,10 @@ class Adapter:
         gate: Gate = _open_gate,
         observe: Callable[[Exchange], None] | None = None,
         callback_url: str | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
+        self.now = now  # the session's wall clock (epoch seconds): what "today" is
         self.secrets = secrets
         self.client = client
         self.gate = gate
@@ -179,7 +181,7 @@ class Adapter:
         value = self.option("date")
         if value and value != "today":
             return date.fromisoformat(str(value))
-        return datetime.now(UTC).astimezone(self.tz).date()
+        return datetime.fromtimestamp(self.now(), UTC).astimezone(self.tz).date()
 
     async def request(
         self,
