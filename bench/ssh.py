@@ -167,6 +167,9 @@ def main() -> int:
                 )
             finally:
                 relay.close()
+            if outcome.lag_p99_ms != outcome.lag_p99_ms:  # NaN: the monitor never wrote its report
+                log = (Path(tmp) / "sshd.log").read_text().strip().splitlines()[-1:]
+                raise SystemExit(f"bench/ssh.py: the monitor did not run over ssh ({name}): {' '.join(log)}")
             down, up = relay.wire.per_second()
             rows.append((name, outcome.bytes_per_s, down, up, outcome.lag_p99_ms))
     print(
