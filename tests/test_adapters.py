@@ -265,8 +265,8 @@ async def test_vobiz_headers_live_calls_and_cdr_pages() -> None:
 
 
 async def test_today_is_the_session_clocks_day_in_the_providers_zone() -> None:
-    """Not the machine's: a session on a frozen or simulated clock watches its own day (tests once failed
-    every evening after 18:30 UTC, when the machine's day in India was the next one)."""
+    """Not the machine's: a session on a frozen or simulated clock watches its own day. The snapshot tests,
+    frozen on 2026-11-23, once failed whenever the machine's day in India was another (from 18:30 UTC on)."""
     days: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
