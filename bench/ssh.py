@@ -122,14 +122,23 @@ def sshd(directory: Path) -> Iterator[tuple[int, Path]]:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
             if daemon.poll() is not None or time.monotonic() > deadline:
-                tail = (directory / "sshd.log").read_text().strip().splitlines()[-1:]
-                raise SystemExit(f"bench/ssh.py: sshd did not start: {' '.join(tail) or 'no output'}")
+                raise SystemExit(f"bench/ssh.py: sshd did not start: {why(directory)}")
             time.sleep(0.1)
         yield port, directory / "client"
     finally:
         daemon.terminate()
         daemon.wait(10)
         log.close()
+
+
+def why(directory: Path) -> str:
+    """sshd's reason, from its log: the last line that says something failed, else its last line."""
+    lines = (directory / "sshd.log").read_text().strip().splitlines() or ["sshd said nothing"]
+    failed = [line for line in lines if any(w in line.lower() for w in ("fail", "fatal", "error", "denied"))]
+    reason = (failed or lines)[-1]
+    if os.geteuid() != 0 and "chown(/dev/pts" in reason:
+        reason += " (run it as root: here a non-root sshd cannot give the session a terminal)"
+    return reason
 
 
 def through_ssh(port: int, key: Path, compress: bool) -> Callable[[list[str]], list[str]]:
@@ -168,8 +177,7 @@ def main() -> int:
             finally:
                 relay.close()
             if outcome.lag_p99_ms != outcome.lag_p99_ms:  # NaN: the monitor never wrote its report
-                log = (Path(tmp) / "sshd.log").read_text().strip().splitlines()[-1:]
-                raise SystemExit(f"bench/ssh.py: the monitor did not run over ssh ({name}): {' '.join(log)}")
+                raise SystemExit(f"bench/ssh.py: the monitor did not run over ssh ({name}): {why(Path(tmp))}")
             down, up = relay.wire.per_second()
             rows.append((name, outcome.bytes_per_s, down, up, outcome.lag_p99_ms))
     print(
