@@ -12,16 +12,15 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter, contains, eq
-from typing import Any, TypeVar
+from typing import Any
 
 from callmon.model import ACTIVE, ENDED, Call, Status
 
 Predicate = Callable[[Call, float], bool]
-K = TypeVar("K")
 
 
 class QueryError(ValueError):
@@ -56,7 +55,6 @@ _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
 _DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MEMO_LIMIT = 50_000
-_STATUS = attrgetter("status")
 _FREE_FIELDS = ("call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
 PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
@@ -104,21 +102,21 @@ class Query:
         return self.predicate is None
 
     def select(
-        self, calls: Mapping[K, Call], now: float | None = None, statuses: Collection[Status] | None = None
-    ) -> tuple[list[K], list[Call]]:
-        """The calls that match (and have one of `statuses`, if given), keys and calls in the mapping's order.
+        self, calls: Iterable[Call], now: float | None = None, statuses: Collection[Status] | None = None
+    ) -> list[Call]:
+        """The calls that match (and have one of `statuses`, if given), in the order given.
 
         The same answer as testing each call, found faster: a field term reads its field off every call still
         in the running in one pass, tests each distinct value once (a campaign's name, not its 5,000 calls),
-        and keeps the calls whose value passed. Calling a predicate per call costs several Python calls each,
-        most of a filter over 100k calls. Terms that need the whole call (free words, numbers) run last, on
-        what is left.
+        and keeps the calls whose value passed. Terms that need the whole call (free words, numbers) run last,
+        on what is left. The passes are comprehensions over the calls alone: CPython runs them faster than a
+        chain of C calls per call (attrgetter, compress), and carrying the keys along touched every key kept
+        by every pass, a cache miss each (the caller makes keys for the few calls left at the end).
         """
-        keys: Iterable[K] = calls.keys()
-        values: Iterable[Call] = calls.values()
+        picked: Iterable[Call] = calls
         # Status tests first: a status is one of nine objects and its test a tuple lookup, the cheapest pass
         # there is, and the calls it drops are calls the field passes after it need not read.
-        wanted: list[Collection[Status]] = [] if statuses is None else [tuple(statuses)]
+        wanted: list[tuple[Status, ...]] = [] if statuses is None else [tuple(statuses)]
         fields: list[tuple[str, Callable[[Collection[Any]], frozenset[Any]]]] = []
         rest: list[Predicate] = []
         for term in self.terms:
@@ -129,19 +127,15 @@ class Query:
             else:
                 rest.append(term.predicate)
         for members in wanted:
-            mask = list(map(members.__contains__, map(_STATUS, values)))
-            keys, values = list(compress(keys, mask)), list(compress(values, mask))
+            picked = [call for call in picked if call.status in members]
         for attr, passing in fields:
-            column = list(map(attrgetter(attr), values))
             # Field values repeat (a campaign's name, not its 5,000 calls): each distinct one is tested once.
-            mask = list(map(passing(set(column)).__contains__, column))
-            keys, values = list(compress(keys, mask)), list(compress(values, mask))
+            good = passing({getattr(call, attr) for call in picked})
+            picked = [call for call in picked if getattr(call, attr) in good]
         if rest:
             at = time.time() if now is None else now
-            values = list(values)
-            mask = [all(p(c, at) for p in rest) for c in values]
-            keys, values = list(compress(keys, mask)), list(compress(values, mask))
-        return list(keys), list(values)
+            picked = [call for call in picked if all(p(call, at) for p in rest)]
+        return list(picked)
 
 
 def compile_query(text: str | None) -> Query:

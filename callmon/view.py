@@ -255,7 +255,8 @@ class CallView:
             self._shown_keys = set()
             self._shown_counts = Counter()
             return
-        keys, calls = self.query.select(self.calls, statuses=FAILURES if self.failures_only else None)
+        calls = self.query.select(self.calls.values(), statuses=FAILURES if self.failures_only else None)
+        keys = [call.key for call in calls]
         self._shown_keys = set(keys)
         self._shown = self._shown_rows(zip(keys, calls, strict=True))
         self._shown_counts = Counter(map(_STATUS, calls))
