@@ -402,3 +402,33 @@ async def test_rendering_a_frame_draws_each_line_as_drawing_it_alone_does() -> N
         # Scrolled 30 cells right and 2 rows down: the top line is call-002's row, from cell 30 on.
         assert [line.split()[1] for line in alone[:3]] == ["call-002", "call-003", "call-004"]
         assert alone[0].startswith("me ")  # the end of "completed"
+
+
+async def test_a_batch_redraws_the_changed_cells_of_its_visible_rows_only() -> None:
+    """A few changed calls are found one by one, many by listing the screenful of rows: both ways must redraw
+    exactly the changed cells (and the gutter) of the changed rows on screen, and nothing for the rest."""
+    from callmon.columns import BY_NAME
+    from callmon.tui.table import _OFFSETS, GUTTER
+
+    reason_x = next(x for x, column in _OFFSETS if column.name == "reason")
+    view = CallView(_ended_calls(40), sort="id", reverse=False)
+    app = _TableApp(view)
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(CallTable)
+        table.scroll_to(y=5, animate=False, immediate=True)
+        await pilot.pause()
+        top, bottom = table.visible_range()
+        assert (top, bottom) == (5, 5 + table.scrollable_content_region.height)
+        redrawn: list[tuple[int, int, int]] = []
+        table._refresh_spans = redrawn.extend  # type: ignore[method-assign,assignment]
+        for batch, rows_changed in enumerate(([2, 6, 8], [0, 4, *range(top, bottom), 39])):
+            redrawn.clear()
+            keys = [view.key_at(row) for row in rows_changed]
+            changes = [_replaced(view, view.calls[key].with_changes(reason=f"batch {batch}")) for key in keys]
+            table.rows_changed(view.apply(changes))
+            on_screen = sorted(row for row in rows_changed if top <= row < bottom)
+            assert sorted(redrawn) == sorted(
+                span
+                for row in on_screen
+                for span in ((row, 0, GUTTER), (row, reason_x, BY_NAME["reason"].width))
+            )

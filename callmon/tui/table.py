@@ -52,6 +52,7 @@ MARK_STYLE = {
 }
 CURSOR_STYLE = Style(reverse=True)
 DIM = Style(dim=True)
+_FIND_EACH = 4  # up to this many changed calls are found one by one, not by listing the visible rows
 
 
 @dataclass(slots=True)
@@ -235,10 +236,7 @@ class CallTable(ScrollView, can_focus=True):
         top, bottom = self.visible_range()
         now = self.clock()
         spans: list[tuple[int, int, int]] = []
-        for offset, key in enumerate(self.view.keys(top, bottom)):
-            if key not in delta.changed:
-                continue
-            y = top + offset
+        for y, key in self._visible_rows_of(delta.changed, top, bottom):
             old, new = delta.before.get(key), self.view.calls.get(key)
             if old is None or new is None:
                 spans.append((y, 0, WIDTH))
@@ -250,6 +248,15 @@ class CallTable(ScrollView, can_focus=True):
                 if column.text(old, now) != column.text(new, now)
             )
         self._refresh_spans(spans)
+
+    def _visible_rows_of(self, keys: frozenset[Key], top: int, bottom: int) -> Iterable[tuple[int, Key]]:
+        """(row, key) of those of `keys` on rows [top, bottom)."""
+        if len(keys) > _FIND_EACH:
+            rows = enumerate(self.view.keys(top, bottom), start=top)
+            return [(y, key) for y, key in rows if key in keys]
+        # A few keys: finding each (a search of the sorted view) beats listing a screenful of rows.
+        found = ((self.view.index(key), key) for key in keys)
+        return [(y, key) for y, key in found if y is not None and top <= y < bottom]
 
     def _refresh_spans(self, spans: Iterable[tuple[int, int, int]]) -> None:
         """Refresh cells [x, x+width) of virtual row y, for each (y, x, width): what is on screen of them. One
