@@ -7,6 +7,7 @@ the layout or force a re-measure of 100k rows.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,11 +64,12 @@ def age_text(call: Call, now: float) -> str:
 
 
 def local_time(value: datetime | None) -> str:
-    return "" if value is None else _local_clock(value)
+    # The zone is part of the key: a process can change it (TZ and time.tzset(), as the snapshot tests do).
+    return "" if value is None else _local_clock(value, time.tzname, time.timezone, time.altzone)
 
 
 @lru_cache(maxsize=4096)
-def _local_clock(value: datetime) -> str:
+def _local_clock(value: datetime, *zone: object) -> str:
     # Converting to the local zone and formatting takes 8 us, most of what drawing a row costs, and the same
     # few dozen start times are drawn again and again (each redraw of a row, each check of a changed one).
     return value.astimezone().strftime("%H:%M:%S")

@@ -253,3 +253,20 @@ def test_sorting_and_filtering_leave_garbage_collectable() -> None:
     del node
     gc.collect()
     assert alive() is None
+
+
+def test_start_times_are_shown_in_the_zone_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Formatted start times are kept for reuse; a change of the local zone (TZ and tzset) must not be hidden
+    by them."""
+    import time
+
+    from callmon.columns import local_time
+
+    try:
+        for zone, shown in (("UTC0", "08:00:00"), ("IST-5:30", "13:30:00"), ("UTC0", "08:00:00")):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            assert local_time(T0) == shown
+    finally:
+        monkeypatch.undo()
+        time.tzset()
