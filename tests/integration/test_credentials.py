@@ -30,7 +30,7 @@ from callmon.providers.errors import AuthError
 from callmon.text import safe_json
 from tests.conftest import launch_simulate, listening_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("CALLMON_REQUIRE_SECRET_SERVICE") == "1"
 
 

@@ -18,7 +18,7 @@ from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, demo_sou
 from callmon.store import CallStore
 from callmon.webhooks import QUEUE_SIZE, Receiver, hook_path
 from tests.conftest import serve_simulator
-from tests.test_engine import scaled_budgets, wait_for
+from tests.integration.test_engine import scaled_budgets, wait_for
 
 KEY = b"k" * 32
 SOURCES = {

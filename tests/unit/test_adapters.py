@@ -27,7 +27,7 @@ from callmon.providers.errors import (
 )
 from callmon.store import CallStore
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

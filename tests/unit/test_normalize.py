@@ -11,7 +11,7 @@ import pytest
 from callmon.model import Status, payload
 from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def seed(name: str) -> Any:
