@@ -17,6 +17,8 @@ import httpx
 
 from callmon import __version__, config, credentials, output, redact
 from callmon.config import Config, ConfigError
+from callmon.engine.once import DEFAULT_MAX_TIME
+from callmon.files import FileError
 from callmon.providers import Source
 from callmon.query import Query, QueryError, compile_query
 
@@ -69,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     watch.add_argument("--raw", action="store_true", help="include the provider's raw payload (json/ndjson)")
     watch.add_argument("--demo", action="store_true", help="watch the built-in simulator instead of config")
+    watch.add_argument(
+        "--max-time",
+        type=_ranged(float, 0, 86400, "a number of seconds", above=True),
+        default=DEFAULT_MAX_TIME,
+        metavar="SECONDS",
+        help=f"with --once: stop each source after this long, within its budget (default {DEFAULT_MAX_TIME:g})",
+    )
 
     sub.add_parser(
         "sources", parents=[common], help="list configured sources and whether their secrets are set"
@@ -189,10 +198,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except credentials.CredentialError as exc:
+    except (credentials.CredentialError, FileError) as exc:
         return _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # nothing unexpected may print a traceback (with whatever it holds)
+        from callmon.crash import report
+
+        print(report(exc), file=sys.stderr)
+        return EXIT_RUNTIME
 
 
 def _fail(message: str, code: int) -> int:
@@ -251,7 +265,7 @@ def _watch(args: argparse.Namespace) -> int:
             raise UsageError(f"--source: the demo's sources are {known}")
         if not args.once:
             return asyncio.run(_watch_stream(pairs, [], query, fmt, args.raw, demo.transport(), None))
-        return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport()))
+        return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport(), args.max_time))
     cfg = _selected(_load(args), args.source)
     pairs, missing = [], []
     for source in cfg.sources:
@@ -263,7 +277,7 @@ def _watch(args: argparse.Namespace) -> int:
         from callmon.history import default_path
 
         return asyncio.run(_watch_stream(pairs, missing, query, fmt, args.raw, None, (default_path(), cfg)))
-    return asyncio.run(_watch_once(pairs, missing, query, fmt, args.raw, None))
+    return asyncio.run(_watch_once(pairs, missing, query, fmt, args.raw, None, args.max_time))
 
 
 async def _watch_once(
@@ -273,6 +287,7 @@ async def _watch_once(
     fmt: str,
     raw: bool,
     transport: httpx.AsyncBaseTransport | None,
+    max_time: float = DEFAULT_MAX_TIME,
 ) -> int:
     from callmon.engine.once import dedupe, poll_all
 
@@ -281,17 +296,38 @@ async def _watch_once(
     async with httpx.AsyncClient(
         transport=transport, headers={"User-Agent": f"callmon/{__version__}"}
     ) as client:
-        results = await poll_all(pairs, client)
+        results = await poll_all(pairs, client, max_time=max_time)
     calls = []
     failed = bool(problems)
     for result in results:
+        name = result.source.name
         if result.error:
-            print(f"callmon: source {result.source.name!r}: {result.error}", file=sys.stderr)
+            print(f"callmon: source {name!r}: {result.error}", file=sys.stderr)
             failed = True
+        if result.cut_short:
+            print(f"callmon: source {name!r}: cut short: {result.cut_short}", file=sys.stderr)
+            failed = True
+        if result.skipped:
+            print(
+                f"callmon: source {name!r}: {result.skipped:,} unreadable record(s) skipped: {result.skip_reason}",
+                file=sys.stderr,
+            )
         calls.extend(result.calls)
     shown = [c for c in dedupe(calls) if query(c)]
-    sys.stdout.write(output.render(shown, fmt, raw=raw))
+    _write(output.render(shown, fmt, raw=raw))
     return EXIT_RUNTIME if failed else EXIT_OK
+
+
+def _write(text: str) -> None:
+    """Write to stdout; a reader that went away (`callmon watch --once | head`) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        # Python would complain again at exit, flushing the dead pipe: point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 async def _watch_stream(
@@ -316,23 +352,14 @@ async def _watch_stream(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if fmt == "csv":
-        sys.stdout.write(output.csv_text([]))
-    elif fmt == "table":
-        sys.stdout.write(output.table([], fixed=True))
+    sys.stdout.write(output.header(fmt))
 
     def emit(batch: list[Change]) -> None:
         shown = [c.call for c in batch if query(c.call)]
         if not shown:
             return
-        if fmt == "csv":
-            text = output.csv_text(shown).split("\n", 1)[1]
-        elif fmt == "table":
-            text = output.table(shown, fixed=True).split("\n", 1)[1]
-        else:
-            text = output.render(shown, "ndjson", raw=raw)
         try:
-            sys.stdout.write(text)
+            sys.stdout.write(output.stream_lines(shown, fmt, raw=raw))
             sys.stdout.flush()
         except BrokenPipeError:
             stop.set()  # `callmon watch | head`: the reader is gone; stop quietly
@@ -558,30 +585,34 @@ def _config(args: argparse.Namespace) -> int:
     if args.config_command == "init":
         if path.exists() and not args.force:
             raise UsageError(f"{path} exists already (use --force to overwrite)")
-        _write_private(path, config.EXAMPLE)
-        print(f"wrote {path}")
+        from callmon.files import write_private
+
+        write_private(path, config.EXAMPLE)
+        print(f"wrote {path}: uncomment a [[sources]] block in it, then run `callmon config check`")
         return EXIT_OK
     cfg = config.load(path)
-    print(f"{path}: ok, {len(cfg.sources)} source(s)")
+    if not cfg.sources:
+        print(f"{path}: ok, but no [[sources]] yet: uncomment one of its examples (or add one) to watch calls")
+    else:
+        print(f"{path}: ok, {len(cfg.sources)} source(s)")
     return EXIT_OK
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
-
-
 def _sources(args: argparse.Namespace) -> int:
-    from callmon.providers import ADAPTERS
-    from callmon.webhooks import PUSHING, hook_path, load_key
+    from callmon.providers import ADAPTERS, pushing
+    from callmon.webhooks import hook_path, load_key
 
     cfg = _load(args)
+    key: bytes | None = None
     if cfg.webhooks.listen:
         print(
             f"webhook receiver: listens on {cfg.webhooks.listen}"
             + (f", providers are told {cfg.webhooks.public_url}" if cfg.webhooks.public_url else "")
         )
+        try:
+            key = load_key()
+        except FileError as exc:
+            print(f"webhook receiver: no hook URLs: {exc}")
     if not cfg.sources:
         print(f"no sources in {cfg.path}")
         return EXIT_OK
@@ -597,9 +628,9 @@ def _sources(args: argparse.Namespace) -> int:
             secrets.append(f"{field}: {state}")
         url = source.base_url or adapter.default_base_url
         line = f"{source.name}\t{adapter.title}\t{url}\t{' '.join(secrets)}"
-        if cfg.webhooks.listen and source.provider in PUSHING:
+        if key is not None and source.provider in pushing():
             base = cfg.webhooks.public_url or f"http://{cfg.webhooks.listen}"
-            line += f"\thook {base.rstrip('/')}{hook_path(load_key(), source.name)}"
+            line += f"\thook {base.rstrip('/')}{hook_path(key, source.name)}"
         print(line)
     return EXIT_OK
 

@@ -1,7 +1,14 @@
-"""The TOML config: where it lives, what it may say, and one clear line when it says something wrong."""
+"""The TOML config: where it lives, what it may say, and one clear line when it says something wrong.
+
+A config is untrusted input too: every string is checked for control and invisible characters (they would
+reach the terminal), every number for its range, every date for being a real one, every URL for its form and
+for credentials in it, and every value for looking like a secret (secrets never go in the file).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import re
 import tomllib
@@ -9,17 +16,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
-from callmon.providers import ADAPTERS, Option, Source
+from callmon.providers import ADAPTERS, Limits, Option, Source
 
 ENV_CONFIG = "CALLMON_CONFIG"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
-_COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled"}
+_LIMITS = {
+    # key: (low, high, whole number?)
+    "timeout": (1, 300, False),
+    "max_response_mb": (1, 1024, False),
+    "max_pages": (1, 100_000, True),
+    "retry_after_max": (1, 86_400, False),
+}
+_COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled", "timezone", *_LIMITS}
+_TOP = {"sources", "tick_hz", "retention_days", "webhooks"}
 # Keys that look like a secret were put in the wrong place: secrets live in the keyring or env.
-_SECRET_LOOKING = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
+_SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
+# Values that look like one, whatever their key: well-known token formats...
+_SECRET_VALUE = re.compile(
+    r"(?:^|[^A-Za-z0-9])(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\."
+    r"|^\s*(?:Bearer|Basic|Token)\s+\S{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----",
+)
+# ...and long random-looking strings (an API key pasted as a campaign): letters of both cases and digits,
+# no spaces, at least 32 characters, and the variety of random text (identifiers repeat their characters).
+_TOKENISH = re.compile(r"^[A-Za-z0-9+/=_.-]{32,}$")
+_UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})$")
 
 
 class ConfigError(Exception):
@@ -30,6 +61,15 @@ class ConfigError(Exception):
 class Webhooks:
     listen: str | None = None
     public_url: str | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on."""
+        if self.listen is None:
+            return None
+        m = _LISTEN.match(self.listen)
+        assert m is not None  # validated when the config was read
+        return (m.group("v6") or m.group("host"), int(m.group("port")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +107,12 @@ def load(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no config file here (create one with `callmon config init`)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse(text, path)
 
 
@@ -81,48 +125,57 @@ def parse(text: str, path: Path | None = None) -> Config:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         msg = re.sub(r"\s*\(at line .*\)$", "", str(exc))
         pos = f":{m.group(1)}:{m.group(2)}" if m else ""
-        raise ConfigError(f"{where}{pos}: invalid TOML: {msg}") from None
+        raise ConfigError(f"{where}{pos}: invalid TOML: {_safe(msg)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: invalid TOML: nested too deeply") from None
     locate = _Locator(text, where)
-    unknown_top = set(data) - {"sources", "tick_hz", "retention_days", "webhooks"}
+    _check_strings(data, locate, None, ())
+    unknown_top = set(data) - _TOP
     if unknown_top:
         key = sorted(unknown_top)[0]
-        raise ConfigError(f"{locate.key(None, key)}: unknown setting {key!r}")
+        raise ConfigError(f"{locate.key(None, key)}: unknown setting {_safe(key)!r}")
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{locate.key(None, 'sources')}: sources must be [[sources]] tables")
     sources: list[Source] = []
+    names: set[str] = set()
     for index, raw in enumerate(raw_sources):
         source = _source(raw, index, locate)
-        if any(s.name == source.name for s in sources):
+        if source.name in names:
             raise ConfigError(f"{locate.key(index, 'name')}: duplicate source name {source.name!r}")
-        if source is not _DISABLED:
+        names.add(source.name)
+        if source.options.get("enabled", True):
             sources.append(source)
     tick = _number(data.get("tick_hz", 4.0), "tick_hz", locate, low=0.5, high=30)
     retention = _number(data.get("retention_days", 7.0), "retention_days", locate, low=0, high=3650)
-    hooks = data.get("webhooks", {})
-    if not isinstance(hooks, Mapping):
-        raise ConfigError(f"{locate.key(None, 'webhooks')}: [webhooks] must be a table")
-    extra = set(hooks) - {"listen", "public_url"}
-    if extra:
-        raise ConfigError(f"{locate.key(None, sorted(extra)[0])}: unknown [webhooks] setting")
-    listen = hooks.get("listen")
-    if listen is not None and (
-        not isinstance(listen, str) or not re.match(r"^[\w.\[\]:-]+:\d{1,5}$", listen)
-    ):
-        raise ConfigError(f'{locate.key(None, "listen")}: webhooks.listen must be "host:port"')
-    public = hooks.get("public_url")
-    if public is not None and (not isinstance(public, str) or not public.startswith(("http://", "https://"))):
-        raise ConfigError(f"{locate.key(None, 'public_url')}: webhooks.public_url must be an http(s) URL")
     return Config(
         path=path,
         sources=tuple(sources),
         tick_hz=tick,
         retention_days=retention,
-        webhooks=Webhooks(listen=listen, public_url=public),
+        webhooks=_webhooks(data, locate),
     )
 
 
-_DISABLED = Source(name="", provider="", options={})
+def _webhooks(data: Mapping[str, Any], locate: _Locator) -> Webhooks:
+    hooks = data.get("webhooks", {})
+    if not isinstance(hooks, Mapping):
+        raise ConfigError(f"{locate.key(None, 'webhooks')}: [webhooks] must be a table")
+    extra = set(hooks) - {"listen", "public_url"}
+    if extra:
+        key = sorted(extra)[0]
+        raise ConfigError(f"{locate.key(None, key)}: unknown [webhooks] setting {_safe(key)!r}")
+    listen = hooks.get("listen")
+    if listen is not None:
+        m = _LISTEN.match(listen) if isinstance(listen, str) else None
+        if m is None or not 1 <= int(m.group("port")) <= 65535:
+            raise ConfigError(
+                f'{locate.key(None, "listen")}: webhooks.listen must be "host:port" with a port from 1 to 65535'
+            )
+    public = hooks.get("public_url")
+    if public is not None:
+        _url(public, "webhooks.public_url", locate.key(None, "public_url"))
+    return Webhooks(listen=listen, public_url=public)
 
 
 def _source(raw: Any, index: int, locate: _Locator) -> Source:
@@ -130,27 +183,29 @@ def _source(raw: Any, index: int, locate: _Locator) -> Source:
         raise ConfigError(f"{locate.table(index)}: each [[sources]] entry must be a table")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
+        shown = _safe(name) if isinstance(name, str) else name
         raise ConfigError(
-            f"{locate.key(index, 'name')}: sources need a name of letters, digits, '-' or '_' (got {name!r})"
+            f"{locate.key(index, 'name')}: sources need a name of letters, digits, '-' or '_' (got {shown!r})"
         )
     label = f"source {name!r}"
     provider = raw.get("provider")
-    if provider not in ADAPTERS:
+    if not isinstance(provider, str) or provider not in ADAPTERS:
+        shown = _safe(provider) if isinstance(provider, str) else provider
         raise ConfigError(
-            f"{locate.key(index, 'provider')}: {label}: unknown provider {provider!r} "
+            f"{locate.key(index, 'provider')}: {label}: unknown provider {shown!r} "
             f"(one of: {', '.join(ADAPTERS)})"
         )
     adapter = ADAPTERS[provider]
     for key in raw:
         if key in _COMMON or key in adapter.options:
             continue
-        if key in adapter.secret_fields or _SECRET_LOOKING.search(key):
+        if key in adapter.secret_fields or _SECRET_KEY.search(key):
             raise ConfigError(
                 f"{locate.key(index, key)}: {label}: {key!r} looks like a secret; secrets never go in the "
                 f"config file: run `callmon auth set {name}` or set {env_name(name, key)}"
             )
         raise ConfigError(
-            f"{locate.key(index, key)}: {label}: unknown setting {key!r} for {provider} "
+            f"{locate.key(index, key)}: {label}: unknown setting {_safe(key)!r} for {provider} "
             f"(known: {', '.join(sorted(_COMMON | set(adapter.options)))})"
         )
     options: dict[str, Any] = {}
@@ -160,25 +215,31 @@ def _source(raw: Any, index: int, locate: _Locator) -> Source:
                 raise ConfigError(f"{locate.table(index)}: {label}: {provider} needs {key!r} ({spec.help})")
             continue
         options[key] = _option(raw[key], key, spec, f"{locate.key(index, key)}: {label}")
-    if "timezone" in options:
+    if "date" in options:
+        options["date"] = _date(options["date"], f"{locate.key(index, 'date')}: {label}")
+    timezone = raw.get("timezone")
+    if timezone is not None:
         try:
-            ZoneInfo(options["timezone"])
+            if not isinstance(timezone, str):
+                raise ValueError
+            ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
+            shown = _safe(timezone) if isinstance(timezone, str) else timezone
             raise ConfigError(
-                f"{locate.key(index, 'timezone')}: {label}: unknown time zone {options['timezone']!r}"
+                f"{locate.key(index, 'timezone')}: {label}: unknown time zone {shown!r}"
             ) from None
-    if (
-        "date" in options
-        and options["date"] != "today"
-        and not re.match(r"^\d{4}-\d{2}-\d{2}$", options["date"])
-    ):
-        raise ConfigError(f'{locate.key(index, "date")}: {label}: date must be "today" or YYYY-MM-DD')
+        options["timezone"] = timezone
     base_url = raw.get("base_url")
-    if base_url is not None and (
-        not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
-    ):
-        raise ConfigError(f"{locate.key(index, 'base_url')}: {label}: base_url must be an http(s) URL")
+    if base_url is not None:
+        _url(base_url, "base_url", f"{locate.key(index, 'base_url')}: {label}")
     interval = _number(raw.get("interval", 5.0), "interval", locate, low=0.5, high=3600, index=index)
+    limits: dict[str, Any] = {
+        key: _number(raw[key], key, locate, low=low, high=high, index=index, whole=whole)
+        for key, (low, high, whole) in _LIMITS.items()
+        if key in raw
+    }
+    if "max_pages" in limits:
+        limits["max_pages"] = int(limits["max_pages"])
     flt = raw.get("filter")
     if flt is not None and not isinstance(flt, str):
         raise ConfigError(f"{locate.key(index, 'filter')}: {label}: filter must be a string")
@@ -193,7 +254,7 @@ def _source(raw: Any, index: int, locate: _Locator) -> Source:
     if not isinstance(enabled, bool):
         raise ConfigError(f"{locate.key(index, 'enabled')}: {label}: enabled must be true or false")
     if not enabled:
-        return _DISABLED
+        options["enabled"] = False
     return Source(
         name=name,
         provider=provider,
@@ -201,6 +262,7 @@ def _source(raw: Any, index: int, locate: _Locator) -> Source:
         base_url=base_url,
         interval=interval,
         filter=flt or None,
+        limits=Limits(**limits),
     )
 
 
@@ -211,6 +273,10 @@ def _option(value: Any, key: str, spec: Option, where: str) -> Any:
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, (str, int)) for v in value):
             raise ConfigError(f"{where}: {key} must be a non-empty list of ids")
+        if any(isinstance(v, bool) or not str(v).strip() or len(str(v)) > 256 for v in value):
+            raise ConfigError(
+                f"{where}: {key} must be a list of ids (non-empty, at most 256 characters each)"
+            )
         return [str(v) for v in value]
     if bool in types:
         if not isinstance(value, bool):
@@ -219,18 +285,135 @@ def _option(value: Any, key: str, spec: Option, where: str) -> Any:
     if int in types:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: {key} must be a whole number")
+        low = spec.low if spec.low is not None else -(2**53)
+        high = spec.high if spec.high is not None else 2**53
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {key} must be from {low} to {high} (got {value})")
         return value
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: {key} must be a non-empty string")
     return value.strip()
 
 
+def _date(value: str, where: str) -> str:
+    """ "today", or a real calendar day YYYY-MM-DD from 2000 to 2100."""
+    if value == "today":
+        return value
+    try:
+        if not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            raise ValueError
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f'{where}: date must be "today" or a real day as YYYY-MM-DD (got {_safe(value)!r})'
+        ) from None
+    if not 2000 <= day.year <= 2100:
+        raise ConfigError(f"{where}: date must be a day from 2000 to 2100 (got {value})")
+    return value
+
+
+def _url(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: {key} is not a valid URL (a bad port or address)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: {key} must be an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{where}: {key} has a user name or password in it; secrets never go in the config file "
+            "(use `callmon auth set` or the CALLMON_<SOURCE>_<FIELD> environment variable)"
+        )
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: {key} has a port out of range")
+    if _SECRET_KEY.search(parts.query):
+        raise ConfigError(
+            f"{where}: {key} carries what looks like a credential in its query string; secrets never go in "
+            "the config file (use `callmon auth set` or the CALLMON_<SOURCE>_<FIELD> environment variable)"
+        )
+    return value
+
+
 def _number(
-    value: Any, key: str, locate: _Locator, *, low: float, high: float, index: int | None = None
+    value: Any,
+    key: str,
+    locate: _Locator,
+    *,
+    low: float,
+    high: float,
+    index: int | None = None,
+    whole: bool = False,
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ConfigError(f"{locate.key(index, key)}: {key} must be a number from {low:g} to {high:g}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+        or (whole and not float(value).is_integer())
+    ):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{locate.key(index, key)}: {key} must be {kind} from {low:g} to {high:g}")
     return float(value)
+
+
+def _check_strings(value: Any, locate: _Locator, index: int | None, path: tuple[str, ...]) -> None:
+    """Every string in the file (keys too): no control or invisible characters, nothing that looks like a
+    secret. Walks the parsed document; the line is that of the top key the string is under."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            at = (*path, str(key))
+            sub_index = index
+            if path == () and key == "sources" and isinstance(item, list):
+                for i, table in enumerate(item):
+                    _check_strings(table, locate, i, ())
+                continue
+            _check_string(str(key), locate, index, at, is_key=True)
+            _check_strings(item, locate, sub_index, at)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item, locate, index, path)
+    elif isinstance(value, str):
+        _check_string(value, locate, index, path, is_key=False)
+
+
+def _check_string(
+    text: str, locate: _Locator, index: int | None, path: tuple[str, ...], *, is_key: bool
+) -> None:
+    where = (
+        locate.key(index, path[-1]) if path else locate.table(index) if index is not None else locate.where
+    )
+    what = ".".join(_safe(p) for p in path) or "a key"
+    if not text.isprintable():
+        bad = next(ch for ch in text if not ch.isprintable())
+        raise ConfigError(
+            f"{where}: {what}: {'the key' if is_key else 'the value'} holds a control or invisible character "
+            f"(U+{ord(bad):04X}); remove it"
+        )
+    if not is_key and path and path[-1] not in ("name", "provider") and looks_like_secret(text):
+        raise ConfigError(
+            f"{where}: {what}: this value looks like a secret (an API key or token); secrets never go in the "
+            "config file: use `callmon auth set SOURCE` or the CALLMON_<SOURCE>_<FIELD> environment variable"
+        )
+
+
+def looks_like_secret(text: str) -> bool:
+    if _SECRET_VALUE.search(text):
+        return True
+    value = text.strip()
+    if not _TOKENISH.match(value) or _UUIDISH.match(value) or value.startswith(("http://", "https://")):
+        return False
+    kinds = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
+    return kinds == 3 and len(set(value)) >= min(20, len(value) // 2)
+
+
+def _safe(text: str) -> str:
+    """A value from the file as it may be quoted in an error line: inert, and not too long."""
+    from callmon.text import clean, cut
+
+    return cut(clean(text), 60)
 
 
 def env_name(source: str, field: str) -> str:
@@ -246,8 +429,8 @@ class _Locator:
         self.lines = text.splitlines()
         self.tables = [i for i, line in enumerate(self.lines) if re.match(r"^\s*\[\[\s*sources\s*\]\]", line)]
 
-    def table(self, index: int) -> str:
-        if index < len(self.tables):
+    def table(self, index: int | None) -> str:
+        if index is not None and index < len(self.tables):
             return f"{self.where}:{self.tables[index] + 1}"
         return self.where
 
@@ -269,6 +452,9 @@ class _Locator:
 EXAMPLE = """\
 # callmon configuration. Secrets (API keys, tokens) never go here: run `callmon auth set SOURCE`,
 # or set CALLMON_<SOURCE>_<FIELD> in the environment.
+#
+# To start: uncomment one [[sources]] block below (remove the leading "# " of its lines), set its ids,
+# then store its secret with `callmon auth set NAME` and run `callmon`.
 
 # tick_hz = 4            # how often the monitor applies collected changes
 # retention_days = 7     # status history kept on disk

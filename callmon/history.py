@@ -7,6 +7,7 @@ after a kill -9, everything committed before it is there on the next start.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import sqlite3
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import platformdirs
 
+from callmon.files import FileError, private_dir
 from callmon.model import Status, from_storage, to_storage
-from callmon.store import CallStore, Change, status_events
+from callmon.store import CallStore, Change
+from callmon.timeline import newest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -55,31 +58,60 @@ class History:
         self.retention_days = retention_days
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callmon-history")
         self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self.read_only = False  # another callmon writes this file: this one only reads it
+        self.shared_with: str | None = None  # that process's pid
 
     # -- opening ----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating 0700 dir / 0600 file) and prune; raises HistoryError with a one-line reason."""
+        """Open (creating 0700 dir / 0600 file) and prune; raises HistoryError with a one-line reason.
+
+        One process writes a history file at a time (else every status change is recorded twice): the first
+        holds a lock on it, and a second opens it read-only (`read_only`, `shared_with` say so)."""
         self._executor.submit(self._open).result()
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.path.parent)
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             os.close(fd)
-            db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            self.read_only = not self._lock()
+            if self.read_only:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                db = sqlite3.connect(uri, uri=True, timeout=2.0, isolation_level=None, check_same_thread=False)
+            else:
+                db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA quick_check").fetchone()
-            db.executescript(SCHEMA)
+            if not self.read_only:
+                db.executescript(SCHEMA)
             self._db = db
-            self._prune()
+            if not self.read_only:
+                self._prune()
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"history {self.path}: {_why(exc)}; running without history") from None
-        except OSError as exc:
-            raise HistoryError(
-                f"history {self.path}: {exc.strerror or exc}; running without history"
-            ) from None
+        except (OSError, FileError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise HistoryError(f"history {self.path}: {reason}; running without history") from None
+
+    def _lock(self) -> bool:
+        """Take the history's writer lock (held until close); False when another process holds it."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                self.shared_with = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            finally:
+                os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+        return True
 
     def _prune(self) -> None:
         assert self._db is not None
@@ -139,7 +171,7 @@ class History:
         await asyncio.wrap_future(self._executor.submit(self._write, batch))
 
     def _write(self, batch: list[Change]) -> None:
-        if self._db is None or not batch:
+        if self._db is None or not batch or self.read_only:
             return
         now = time.time()
         calls = [(c.key[0], c.key[1], now, json.dumps(to_storage(c.call), default=str)) for c in batch]
@@ -147,7 +179,7 @@ class History:
             (c.key[0], c.key[1], event.at, event.status.value, event.raw_status, event.via)
             for c in batch
             if c.new_events
-            for event in status_events(c.call.timeline)[-c.new_events :]
+            for event in newest(c.call.timeline, c.new_events)
         ]
         try:
             with self._db:
@@ -162,6 +194,9 @@ class History:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
 
         self._executor.submit(_close).result()
         self._executor.shutdown(wait=True)

@@ -52,7 +52,9 @@ def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) ->
 
 
 def json_line(call: Call, *, raw: bool = False) -> str:
-    return json.dumps(call.record(include_raw=raw), ensure_ascii=True, default=str)
+    # allow_nan=False: a record never holds NaN or an infinity (callmon.model), and if one ever did, valid
+    # JSON out matters more than this line.
+    return json.dumps(call.record(include_raw=raw), ensure_ascii=True, default=str, allow_nan=False)
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
@@ -65,7 +67,9 @@ def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
         return table(calls)
     if fmt == "json":
         return (
-            json.dumps([c.record(include_raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str)
+            json.dumps(
+                [c.record(include_raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
+            )
             + "\n"
         )
     if fmt == "ndjson":
@@ -73,6 +77,26 @@ def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "csv":
         return csv_text(calls)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def header(fmt: str) -> str:
+    """What a stream in `fmt` starts with (column names), or nothing."""
+    if fmt == "csv":
+        return csv_text([])
+    if fmt == "table":
+        return table([], fixed=True)
+    return ""
+
+
+def stream_lines(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
+    """The lines a stream in `fmt` prints for these calls (after its header), secrets masked."""
+    if fmt == "csv":
+        text = csv_text(calls).split("\n", 1)[1]
+    elif fmt == "table":
+        text = table(calls, fixed=True).split("\n", 1)[1]
+    else:
+        text = "".join(json_line(c, raw=raw) + "\n" for c in calls)
+    return scrub(text)
 
 
 def csv_text(calls: Iterable[Call]) -> str:

@@ -13,6 +13,7 @@ import httpx
 from callmon import __version__
 from callmon.config import Webhooks
 from callmon.engine import Engine
+from callmon.files import FileError
 from callmon.history import History, HistoryError
 from callmon.providers import Budget, Source
 from callmon.serve import bind, serving, url_of
@@ -53,6 +54,11 @@ async def live_session(
         try:
             history.open()
             await history.load(store, [s.name for s, _ in pairs])
+            if history.read_only:
+                notes.append(
+                    f"history {history_path} is written by another callmon (pid {history.shared_with}): "
+                    "this one shows it but records nothing"
+                )
         except HistoryError as exc:
             notes.append(str(exc))
             history = None
@@ -96,9 +102,13 @@ async def _start_receiver(
     except OSError as exc:
         notes.append(f"webhooks: cannot listen on {webhooks.listen}: {exc.strerror or exc}; polling only")
         return None
-    receiver = Receiver(
-        sources, key or load_key(), lambda call: store.apply(call, "push"), webhooks.public_url
-    )
+    try:
+        key = key or load_key()
+    except FileError as exc:
+        sock.close()
+        notes.append(f"webhooks: {exc}; polling only")
+        return None
+    receiver = Receiver(sources, key, lambda call: store.apply(call, "push"), webhooks.public_url)
     receiver.address = url_of(sock)
     await stack.enter_async_context(serving(receiver.app(), sock))
     task = asyncio.create_task(receiver.run(), name="webhook-receiver")

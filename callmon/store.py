@@ -7,14 +7,19 @@ batch per tick, with all changes to the same call since the last tick folded int
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
-from callmon.model import Call, Status, pack
+from callmon import timeline as timelines
+from callmon.model import Call, Status
+from callmon.packing import pack
+from callmon.pools import shared
+from callmon.timeline import StatusEvent, Timeline, Via
+
+__all__ = ["Call", "CallStore", "Change", "ChangeKind", "Key", "StatusEvent", "Via", "arrival", "arrival_ordered"]
 
 Key = tuple[str, str]
-Via = Literal["poll", "push", "history"]
 ChangeKind = Literal["new", "changed", "ended"]
 _COMPARED = tuple(f.name for f in fields(Call) if f.compare)  # what Call's == compares
 _MERGED = tuple(
@@ -22,15 +27,6 @@ _MERGED = tuple(
     for f in fields(Call)
     if f.name not in ("source", "provider", "call_id", "status", "raw", "timeline")
 )
-
-
-class StatusEvent(NamedTuple):
-    """One step of a call's status timeline (a tuple: there is one per call and status change)."""
-
-    at: float  # epoch seconds
-    status: Status
-    raw_status: str | None
-    via: Via
 
 
 def arrival(item: tuple[Key, Call]) -> tuple[float, Key]:
@@ -41,11 +37,6 @@ def arrival(item: tuple[Key, Call]) -> tuple[float, Key]:
 def arrival_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
     """The calls, held in arrival order."""
     return dict(sorted(calls.items(), key=arrival))
-
-
-def status_events(timeline: tuple[Any, ...]) -> tuple[StatusEvent, ...]:
-    """A call's flattened timeline (Call.timeline) as events, oldest first."""
-    return tuple(StatusEvent(*timeline[i : i + 4]) for i in range(0, len(timeline), 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +81,7 @@ class CallStore:
         self.active: dict[str, set[str]] = {}
         self.unknown: dict[str, set[str]] = {}
         self.stats = StoreStats()
+        self._counts: dict[str, int] = {}  # calls per source
         self._pending: dict[Key, Change] = {}
         self._subscribers: list[Callable[[list[Change]], None]] = []
 
@@ -98,6 +90,10 @@ class CallStore:
 
     def get(self, key: Key) -> Call | None:
         return self.calls.get(key)
+
+    def count(self, source: str) -> int:
+        """How many calls of `source` the store holds."""
+        return self._counts.get(source, 0)
 
     # -- applying updates -------------------------------------------------------------------------------------
 
@@ -122,10 +118,12 @@ class CallStore:
         new_events = 0
         if previous is not status:
             self.stats.status_changes += 1
-            timeline = (*timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
+            timeline = timelines.append(timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
             new_events = 1
         call = _kept(call, keep, timeline)
         self.stats.applied += 1
+        if old is None:
+            self._counts[key[0]] = self._counts.get(key[0], 0) + 1
         self.calls[key] = call
         self._track_active(call)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
@@ -136,12 +134,11 @@ class CallStore:
         self._pending[key] = change
         return change
 
-    def apply_many(self, calls: Iterable[Call], via: Via = "poll") -> int:
-        return sum(1 for call in calls if self.apply(call, via) is not None)
-
     def load(self, call: Call) -> None:
         """Put back a call from history (its timeline on it), without announcing it as a change."""
         call = _kept(call, {}, call.timeline)
+        if call.key not in self.calls:
+            self._counts[call.source] = self._counts.get(call.source, 0) + 1
         self.calls[call.key] = call
         self._track_active(call)
 
@@ -164,15 +161,19 @@ class CallStore:
             else:
                 ids.discard(call.call_id)
 
+    def stop_waiting(self, key: Key) -> None:
+        """Stop listing a call whose outcome is unknown as one to look up (its provider never wrote one)."""
+        self.unknown.get(key[0], set()).discard(key[1])
+
     def timeline(self, key: Key) -> tuple[StatusEvent, ...]:
         """The call's status changes, oldest first."""
         call = self.calls.get(key)
-        return status_events(call.timeline) if call is not None else ()
+        return timelines.events(call.timeline) if call is not None else ()
 
     def via(self, key: Key) -> Via | None:
         """How the call's last status change arrived."""
         call = self.calls.get(key)
-        return call.timeline[-1] if call is not None and call.timeline else None
+        return timelines.last_via(call.timeline) if call is not None else None
 
     def source_calls(self, source: str) -> Mapping[str, Call]:
         return _SourceCalls(self.calls, source)
@@ -202,14 +203,12 @@ class CallStore:
             self.deliver(batch)
         return batch
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
 
-
-def _kept(call: Call, keep: dict[str, Any], timeline: tuple[object, ...]) -> Call:
-    """The call as the store keeps it: merged with what it carried over, its payload packed, its timeline on it."""
-    changes = dict(keep)
+def _kept(call: Call, keep: dict[str, Any], timeline: Timeline) -> Call:
+    """The call as the store keeps it: merged with what it carried over, its payload packed, its timeline on
+    it, and its repeated values shared with the other calls kept."""
+    changes = shared(call)
+    changes.update(keep)
     if call.raw and not isinstance(call.raw, bytes):
         changes["raw"] = pack(call.raw)
     if timeline != call.timeline:

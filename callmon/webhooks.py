@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
-import os
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -30,13 +29,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from callmon import untrusted
+from callmon.crash import one_line
+from callmon.files import FileError, write_private
 from callmon.model import Call
-from callmon.providers import ADAPTERS, Source, cloudagent, dialgen, velip, vobiz
+from callmon.providers import ADAPTERS, Adapter, Source, pushing
+from callmon.providers.errors import BadRecord
 
+log = logging.getLogger("callmon.webhooks")
 MAX_BODY = 1 << 20  # 1 MiB: a CDR batch is far smaller
+MAX_FIELDS = 500  # in a form body
 QUEUE_SIZE = 10_000
-PUSHING = ("cloudagent", "dialgen", "velip", "vobiz")
-_ROW_KEYS = ("data", "details", "records", "rows", "calls", "callDetails")
 
 
 class MalformedDelivery(ValueError):
@@ -47,18 +50,32 @@ def key_path() -> Path:
     return Path(platformdirs.user_data_dir("callmon")) / "webhook-key"
 
 
+class WebhookKeyError(FileError):
+    """The receiver's key file cannot be read or made; the message says which file and why."""
+
+
 def load_key(path: Path | None = None) -> bytes:
-    """The receiver's secret key: made once (0600 in a 0700 dir), then read."""
+    """The receiver's secret key: made once (0600 in a 0700 dir), then read. A key file that exists but is
+    empty, short or unreadable is an error, never a key: an empty key would make every hook token
+    HMAC(b"", source), which anyone can compute."""
     path = path or key_path()
     try:
-        return bytes.fromhex(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w") as handle:
-        handle.write(key.hex())
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        write_private(path, key.hex())
+        return key
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WebhookKeyError(f"webhook key {path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise WebhookKeyError(
+            f"webhook key {path} is damaged (empty or not a key): delete it and callmon makes a new one "
+            "(the hook URLs change: give the providers the new ones)"
+        )
     return key
 
 
@@ -71,58 +88,33 @@ def hook_path(key: bytes, source: str) -> str:
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
-    """JSON or URL-encoded form; anything else is malformed."""
+    """JSON or URL-encoded form, read as untrusted (callmon.untrusted); anything else is malformed."""
     if not raw.strip():
         raise MalformedDelivery("empty body")
     if "json" in content_type or raw.lstrip()[:1] in (b"{", b"["):
         try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise MalformedDelivery(f"malformed JSON: {exc}") from None
+            return untrusted.loads(raw)
+        except untrusted.Malformed as exc:
+            raise MalformedDelivery(str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedDelivery("body is neither JSON nor UTF-8 form data") from None
-    pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=500)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS)
+    except ValueError as exc:
+        raise MalformedDelivery(f"malformed form data: {str(exc)[:80]}") from None
     if not pairs:
         raise MalformedDelivery("form body has no fields")
-    return dict(pairs)
+    return untrusted.sanitize(dict(pairs))
 
 
-def rows_of(payload: Any) -> list[Mapping[str, Any]]:
-    """The call records in a delivery: a list, a list under a known key, or one record."""
-    if isinstance(payload, list):
-        rows = payload
-    elif isinstance(payload, Mapping):
-        nested = next((payload[k] for k in _ROW_KEYS if isinstance(payload.get(k), list)), None)
-        rows = nested if nested is not None else [payload]
-    else:
-        raise MalformedDelivery(f"expected a JSON object or list, got {type(payload).__name__}")
-    records = [r for r in rows if isinstance(r, Mapping)]
-    if not records:
-        raise MalformedDelivery("no call records in the body")
-    return records
-
-
-def normalize_delivery(source: Source, payload: Any) -> list[Call]:
-    """Calls from one delivery, by the source's provider; MalformedDelivery when none can be read."""
-    tz = ADAPTERS[source.provider].zone(source)
-    if source.provider == "dialgen":
-        # onCallComplete wraps one call ({success, callData}) or is flat ({event, callId, ...}).
-        records = [payload] if isinstance(payload, Mapping) else rows_of(payload)
-        calls = [dialgen.normalize(r, source.name) for r in records]
-    elif source.provider == "cloudagent":
-        calls = [cloudagent.normalize(r, source.name, tz) for r in rows_of(payload)]
-    elif source.provider == "velip":
-        calls = [velip.normalize(r, source.name, tz) for r in rows_of(payload)]
-    elif source.provider == "vobiz":
-        calls = [vobiz.normalize(r, source.name) for r in rows_of(payload)]
-    else:
-        raise MalformedDelivery(f"{source.provider} does not push")
-    readable = [c for c in calls if c.call_id != "?"]
-    if not readable:
-        raise MalformedDelivery("no call id in the delivery")
-    return readable
+def normalize_delivery(adapter: Adapter, payload: Any) -> list[Call]:
+    """Calls from one delivery, read by the source's adapter; MalformedDelivery when none can be read."""
+    try:
+        return adapter.normalize_push(payload)
+    except BadRecord as exc:
+        raise MalformedDelivery(exc.message) from None
 
 
 @dataclass
@@ -144,7 +136,14 @@ class Receiver:
     public_url: str | None = None
     stats: ReceiverStats = field(default_factory=ReceiverStats)
     address: str | None = None
-    _queue: asyncio.Queue[tuple[Source, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue_size: int = QUEUE_SIZE
+    _queue: asyncio.Queue[tuple[Source, list[Call]]] = field(init=False)
+    _adapters: dict[str, Adapter] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._queue = asyncio.Queue(self.queue_size)
+        # Adapters without a client: they only read what is pushed.
+        self._adapters = {name: ADAPTERS[s.provider](s) for name, s in self.sources.items()}
 
     def url_for(self, source: str) -> str | None:
         base = self.public_url or self.address
@@ -181,28 +180,31 @@ class Receiver:
         try:
             if payload is None:
                 raise MalformedDelivery("no parameters")
-            normalize_delivery(source, payload)  # rejects what cannot be read before saying 202
+            calls = normalize_delivery(self._adapters[source.name], payload)  # before saying 202
         except MalformedDelivery as exc:
             self.stats.rejected += 1
             return _error(400, str(exc))
-        await self._queue.put((source, payload))  # waits when full: slower, never lossy
+        await self._queue.put((source, calls))  # waits when full: slower, never lossy
         return JSONResponse({"status": "accepted"}, status_code=202)
 
     async def run(self) -> None:
-        """Store what was delivered, in arrival order, until cancelled."""
+        """Store what was delivered, in arrival order, until cancelled. Nothing a delivery holds can stop it:
+        a call the sink cannot take is logged once (scrubbed) and counted, and the next one goes on."""
         while True:
-            source, payload = await self._queue.get()
+            source, calls = await self._queue.get()
             try:
-                calls = normalize_delivery(source, payload)
-            except MalformedDelivery:
-                continue  # checked at the door; cannot happen, and must not stop the loop
-            for call in calls:
-                self.sink(call)
-            self.stats.deliveries += 1
-            self.stats.calls += len(calls)
-            self.stats.last_delivery = time.time()
-            self.stats.last_source = source.name
-            self._queue.task_done()
+                for call in calls:
+                    try:
+                        self.sink(call)
+                    except Exception as exc:
+                        self.stats.rejected += 1
+                        log.warning("webhook %s: a delivered call was not stored: %s", source.name, one_line(exc))
+                self.stats.deliveries += 1
+                self.stats.calls += len(calls)
+                self.stats.last_delivery = time.time()
+                self.stats.last_source = source.name
+            finally:
+                self._queue.task_done()
 
     async def drain(self) -> None:
         await self._queue.join()
@@ -217,4 +219,5 @@ def _error(status: int, message: str) -> Response:
 
 
 def pushing_sources(sources: Mapping[str, Source]) -> dict[str, Source]:
-    return {name: s for name, s in sources.items() if s.provider in PUSHING}
+    providers = pushing()
+    return {name: s for name, s in sources.items() if s.provider in providers}

@@ -1,4 +1,7 @@
-"""The poll engine: one worker per source, the store's change ticker, and history writes."""
+"""The poll engine: one worker per source, the store's change ticker, and history writes.
+
+`Engine` is the local implementation of `callmon.feed.Feed`: the monitor, `watch` and metrics see only that.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,16 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from callmon.engine.worker import SourceHealth, SourceWorker, State
+from callmon.crash import one_line
+from callmon.engine.worker import SourceWorker
+from callmon.feed import CredentialNeed
+from callmon.health import SourceHealth, State
 from callmon.history import History, HistoryError
 from callmon.model import Call
 from callmon.providers import Budget, Source
-from callmon.providers.errors import ProviderError
 from callmon.store import CallStore, Change, Key
 
-__all__ = ["Engine", "SourceHealth", "SourceWorker", "State"]
+__all__ = ["CredentialNeed", "Engine", "SourceHealth", "State"]
 
 log = logging.getLogger("callmon.engine")
 
@@ -35,8 +40,7 @@ class Engine:
         self.client = client
         self.history = history
         self.tick_hz = tick_hz
-        self.workers: dict[str, SourceWorker] = {}
-        self.notices: list[str] = []
+        self._workers: dict[str, SourceWorker] = {}
         self._on_notice = on_notice
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -47,23 +51,21 @@ class Engine:
         *,
         callback_url: str | None = None,
         budgets: Mapping[str, Budget] | None = None,
-    ) -> SourceWorker:
+    ) -> None:
         worker = SourceWorker(
             source, secrets, self.client, self.store, callback_url=callback_url, budgets=budgets
         )
-        self.workers[source.name] = worker
+        self._workers[source.name] = worker
         if self._tasks:
             self._tasks.append(asyncio.create_task(worker.run(), name=f"poll:{source.name}"))
-        return worker
 
     def notice(self, message: str) -> None:
-        self.notices.append(message)
         if self._on_notice is not None:
             self._on_notice(message)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        for name, worker in self.workers.items():
+        for name, worker in self._workers.items():
             self._tasks.append(asyncio.create_task(worker.run(), name=f"poll:{name}"))
 
     async def stop(self) -> None:
@@ -78,24 +80,49 @@ class Engine:
             with contextlib.suppress(Exception):
                 self.history.close()
 
-    def health(self) -> list[SourceHealth]:
-        for worker in self.workers.values():
-            worker._refresh_budget()
-        return [w.health for w in self.workers.values()]
+    # -- the Feed -----------------------------------------------------------------------------------------------
 
-    def resume(self, name: str, secrets: Mapping[str, str] | None = None) -> None:
-        self.workers[name].resume(secrets)
+    def sources(self) -> list[Source]:
+        return [w.source for w in self._workers.values()]
+
+    def health(self) -> list[SourceHealth]:
+        return [w.health_now() for w in self._workers.values()]
+
+    def credentials_needed(self) -> list[CredentialNeed]:
+        needs = []
+        for worker in self._workers.values():
+            state = worker.health.state
+            if state not in (State.NO_CREDENTIALS, State.AUTH_FAILED):
+                continue
+            fields = worker.missing_secrets() or list(worker.adapter.secret_fields)
+            needs.append(CredentialNeed(worker.source.name, fields[0], worker.health.message or state.value))
+        return needs
+
+    def set_secret(self, source: str, field: str, secret: str) -> None:
+        worker = self._workers.get(source)
+        if worker is not None:
+            worker.resume({**worker.adapter.secrets, field: secret})
+
+    def retry(self, source: str, secrets: Mapping[str, str] | None = None) -> bool:
+        worker = self._workers.get(source)
+        if worker is None:
+            return False
+        worker.resume({**worker.adapter.secrets, **(secrets or {})})
+        return not worker.missing_secrets()
 
     async def detail(self, key: Key) -> Call | None:
-        """Fetch the detail pane's data (transcript...) for one call; errors become notices."""
-        worker = self.workers.get(key[0])
+        worker = self._workers.get(key[0])
         if worker is None:
             return self.store.get(key)
         try:
             return await worker.detail(key)
-        except ProviderError as exc:
-            self.notice(f"{key[0]}: detail for {key[1]}: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a hostile detail payload costs the detail, never the app
+            self.notice(f"{key[0]}: detail for {key[1]}: {one_line(exc)}")
             return self.store.get(key)
+
+    # -- ticks ------------------------------------------------------------------------------------------------
 
     async def tick(self) -> list[Change]:
         """Apply one tick: commit the pending batch to history first, then hand it to subscribers, so that
@@ -109,7 +136,10 @@ class Engine:
             except HistoryError as exc:
                 self.history = None
                 self.notice(f"{exc}; carrying on in memory")
-        self.store.deliver(batch)
+        try:
+            self.store.deliver(batch)
+        except Exception:  # a subscriber's bug must not stop the ticker (and with it every update)
+            log.exception("a subscriber failed on a batch of %d changes", len(batch))
         return batch
 
     async def _ticker(self) -> None:

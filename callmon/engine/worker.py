@@ -1,17 +1,24 @@
-"""One source's poller: adaptive scheduling inside the provider's budget, backoff, and an auth circuit breaker."""
+"""One source's poller: adaptive scheduling inside the provider's budget, backoff, and an auth circuit breaker.
+
+Each source's cycle is isolated: whatever it raises (a provider error, a bug on hostile input) is caught,
+reported in its health in one scrubbed line, and backed off; other sources never notice. Every sleep and
+window runs on the event loop's clock, so tests can run a worker on virtual time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import httpx
 
+from callmon.crash import one_line
 from callmon.engine.budget import SlidingWindow
+from callmon.health import SourceHealth, State
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter, Budget, Exchange
@@ -23,48 +30,17 @@ BACKOFF_CAP = 300.0
 # A call that vanished from the live list while its final record is not written yet is looked up this many
 # times (each after `interval`) before we stop waiting for it.
 CDR_PATIENCE = 12
+log = logging.getLogger("callmon.engine")
 
 
-class State:
-    STARTING = "starting"
-    OK = "ok"
-    RATE_LIMITED = "rate-limited"
-    RETRYING = "retrying"
-    AUTH_FAILED = "auth failed"
-    NO_CREDENTIALS = "no credentials"
-    PAUSED = "paused"
-    ERROR = "error"
-
-
-@dataclass
-class SourceHealth:
-    """What the header bar and `callmon sources` show about one source."""
-
-    name: str
-    provider: str
-    state: str = State.STARTING
-    message: str = ""
-    last_poll: float | None = None  # wall clock
-    latency_ms: float | None = None
-    consecutive_errors: int = 0
-    next_poll: float | None = None  # wall clock
-    until: float | None = None  # rate-limited until (wall clock)
-    requests: int = 0
-    active: int = 0
-    budget: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (left, of)
-
-    def summary(self, now: float | None = None) -> str:
-        now = time.time() if now is None else now
-        if self.state == State.RATE_LIMITED and self.until:
-            return f"rate-limited {max(0, round(self.until - now))}s"
-        if self.state == State.RETRYING:
-            return f"retrying ({self.consecutive_errors})"
-        return self.state
+def loop_time() -> float:
+    """The running event loop's clock: monotonic, and virtual where a test runs the loop on virtual time."""
+    return asyncio.get_running_loop().time()
 
 
 def backoff(errors: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform(0.5, 1) x base x 2^(n-1), capped."""
-    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, errors - 1))
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(30, max(0, errors - 1)))
     jitter: float = (rng or random.Random()).uniform(0.5, 1.0)
     return delay * jitter
 
@@ -77,7 +53,7 @@ class SourceWorker:
         client: httpx.AsyncClient,
         store: CallStore,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
         callback_url: str | None = None,
         budgets: Mapping[str, Budget] | None = None,
     ) -> None:
@@ -105,42 +81,41 @@ class SourceWorker:
         self._next_list = 0.0
         self._next_full = 0.0
         self._next_push_request = 0.0
+        # Per-call state, for calls looked up one by one only; dropped when the call ends.
         self._next_poll: dict[str, float] = {}
         self._cdr_tries: dict[str, int] = {}
         self._blocked_until = 0.0
         self._wake = asyncio.Event()
-        self._paused = False
         self._stopped_for_auth = False
-        self.single_lookups: dict[str, int] = {}  # call id -> individual requests made for it
-        missing = [f for f in adapter_cls.secret_fields if f not in secrets]
+        self._answered = 0  # requests that got an HTTP answer under 400 in the current cycle
+        self._failed = 0  # and those that did not
+        missing = self.missing_secrets()
         if missing:
             # Waits, without a single request, until resume() brings the secret.
             self._stopped_for_auth = True
             self.health.state = State.NO_CREDENTIALS
-            self.health.message = (
-                f"no {missing[0]}: press c in the monitor, or run callmon auth set {source.name}"
-            )
+            self.health.message = f"no {missing[0]}"
         self._rng = random.Random()
 
     # -- control ----------------------------------------------------------------------------------------------
 
+    def missing_secrets(self) -> list[str]:
+        return [f for f in self.adapter.secret_fields if f not in self.adapter.secrets]
+
     def wake(self) -> None:
         self._wake.set()
 
-    def pause(self) -> None:
-        self._paused = True
-        self.health.state = State.PAUSED
-        self.wake()
-
     def resume(self, secrets: Mapping[str, str] | None = None) -> None:
-        """Run again after a pause or an auth failure (the user fixed the credential)."""
+        """Run again after an auth failure or with a secret it lacked (the user fixed the credential)."""
         if secrets is not None:
             self.adapter.secrets = secrets
-        self._paused = False
-        self._stopped_for_auth = False
+        self._stopped_for_auth = bool(self.missing_secrets())
+        if self._stopped_for_auth:
+            return
         self.health.state = State.STARTING
         self.health.message = ""
         self.health.consecutive_errors = 0
+        self._blocked_until = 0.0
         self._next_list = 0.0
         self._next_full = 0.0
         self.wake()
@@ -158,64 +133,94 @@ class SourceWorker:
     def _observe(self, exchange: Exchange) -> None:
         self.health.requests += 1
         self.health.latency_ms = round(exchange.seconds * 1000, 1)
-        if (
-            exchange.status_code is not None
-            and exchange.status_code < 400
-            and self.health.state == State.STARTING
-        ):
-            self.health.state = State.OK  # a long first cycle is still a working source
+        if exchange.status_code is not None and exchange.status_code < 400:
+            self._answered += 1
+            if self.health.state is State.STARTING:
+                self.health.state = State.OK  # a long first cycle is still a working source
+        else:
+            self._failed += 1
 
-    def _refresh_budget(self) -> None:
-        self.health.budget = {k: (w.left(), w.budget.requests) for k, w in self.windows.items()}
+    def health_now(self) -> SourceHealth:
+        """A copy of the health, with the budget windows as they are this moment."""
+        self.health.budget = {
+            kind: (w.used(), w.budget.requests, w.budget.per) for kind, w in self.windows.items()
+        }
+        self.health.tracked = self.store.count(self.source.name)
+        return self.health.snapshot()
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         while True:
-            if self._paused or self._stopped_for_auth:
+            if self._stopped_for_auth:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             delay = await self._cycle_once()
-            self._refresh_budget()
             self.health.next_poll = time.time() + delay
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def _cycle_once(self) -> float:
-        """One cycle with its error handling; returns how long to sleep."""
+        """One cycle with its error handling; returns how long to sleep. Never raises (but cancellation)."""
+        self._answered = self._failed = 0
         try:
             await self.cycle()
         except AuthError as exc:
             # Never retried automatically: Velip blocks the IP after repeated auth failures.
             self._stopped_for_auth = True
-            self.health.state = State.AUTH_FAILED
-            self.health.message = exc.message
+            self._failure(State.AUTH_FAILED, exc.message)
             return 0.0
         except RateLimited as exc:
-            self.health.consecutive_errors += 1
-            wait = (
-                exc.retry_after
-                if exc.retry_after is not None
-                else backoff(self.health.consecutive_errors, self._rng)
-            )
+            self.health.rate_limited += 1
+            errors = self._failure(State.RATE_LIMITED, exc.message)
+            wait = self._retry_wait(exc.retry_after, errors)
             self._blocked_until = self.clock() + wait
-            self.health.state = State.RATE_LIMITED
             self.health.until = time.time() + wait
-            self.health.message = exc.message
             return wait
         except ProviderError as exc:
-            self.health.consecutive_errors += 1
-            self.health.state = State.RETRYING
-            self.health.message = str(exc)
-            return backoff(self.health.consecutive_errors, self._rng)
+            return backoff(self._failure(State.RETRYING, str(exc)), self._rng)
+        except Exception as exc:  # isolation: nothing a provider sends may stop this source or another
+            log.warning("source %s: cycle failed: %s", self.source.name, one_line(exc), exc_info=True)
+            return backoff(self._failure(State.RETRYING, one_line(exc)), self._rng)
+        finally:
+            self._take_notes()
+        if self._answered == 0 and self.health.state is not State.STARTING:
+            # Nothing was asked this cycle (every call is ended or not due yet): that proves nothing about the
+            # provider, so the state stands, errors and all.
+            return self.next_delay()
         self.health.consecutive_errors = 0
         self.health.state = State.OK
         self.health.message = ""
         self.health.until = None
         self.health.last_poll = time.time()
         return self.next_delay()
+
+    def _failure(self, state: State, message: str) -> int:
+        health = self.health
+        health.consecutive_errors += 1
+        health.state = state
+        health.message = message
+        health.last_error = time.time()
+        return health.consecutive_errors
+
+    def _retry_wait(self, retry_after: float | None, errors: int) -> float:
+        """Retry-After, clamped to [1 s, the source's retry_after_max]; none usable: the backoff, which grows."""
+        if retry_after is None:
+            return backoff(errors, self._rng)
+        return min(max(retry_after, 1.0), self.source.limits.retry_after_max)
+
+    def _take_notes(self) -> None:
+        adapter, health = self.adapter, self.health
+        notes = []
+        if adapter.cut_short:
+            notes.append(adapter.cut_short)
+        if adapter.skipped:
+            health.skipped += adapter.skipped
+            notes.append(f"{adapter.skipped:,} unreadable record(s) skipped: {adapter.skip_reason}")
+            adapter.skipped = 0
+        health.note = "; ".join(notes)
 
     def _mine(self) -> Mapping[str, Call]:
         return self.store.source_calls(self.source.name)
@@ -243,8 +248,9 @@ class SourceWorker:
             # A live call that a full scan no longer shows has ended; its final record may be late.
             for cid in active - listed:
                 self._cdr_tries.setdefault(cid, CDR_PATIENCE)
-            for cid in listed:
-                self._next_poll[cid] = self.clock() + self.interval
+            soon = self.clock() + self.interval
+            for cid in listed & self._cdr_tries.keys():
+                self._next_poll[cid] = soon
         # Ended with no outcome yet (a pushed Disconnect, a live call gone quiet): look it up until it has one.
         for cid in self.store.unknown.get(self.source.name, ()):
             self._cdr_tries.setdefault(cid, CDR_PATIENCE)
@@ -253,12 +259,11 @@ class SourceWorker:
         await self._ask_for_push(now)
 
     async def _ask_for_push(self, now: float) -> None:
-        """CloudAgent's Campaign Dial Status delivers only to a callback: ask for it at its own pace."""
-        ask = getattr(self.adapter, "request_dial_status", None)
-        if self.callback_url is None or ask is None or now < self._next_push_request:
+        """Providers that deliver only when asked (CloudAgent's Campaign Dial Status): ask at their pace."""
+        if self.callback_url is None or not self.adapter.requests_push or now < self._next_push_request:
             return
         self._next_push_request = now + max(self.interval, 6.0)  # its budget is 10/min
-        await ask(self.callback_url)
+        await self.adapter.request_push(self.callback_url)
 
     def _any_active(self) -> bool:
         return bool(self._active())
@@ -270,19 +275,21 @@ class SourceWorker:
         unseen: list[str] = []
         for cid in self.adapter.targets():
             call = mine.get(cid)
-            if (call is None or not call.ended) and self._next_poll.get(cid, 0.0) <= now:
+            if call is not None and call.ended:
+                self._next_poll.pop(cid, None)
+            elif self._next_poll.get(cid, 0.0) <= now:
                 (unseen if call is None else due).append(cid)
         due += unseen  # live calls first: when the budget is short, calls not placed yet can wait
         for cid in list(self._cdr_tries):
             call = mine.get(cid)
             if call is not None and call.status.ended:
                 del self._cdr_tries[cid]
+                self._next_poll.pop(cid, None)
             elif cid not in listed and self._next_poll.get(cid, 0.0) <= now and cid not in due:
                 due.append(cid)
         return due
 
     async def _lookup(self, call_id: str) -> None:
-        self.single_lookups[call_id] = self.single_lookups.get(call_id, 0) + 1
         seen = (self.source.name, call_id) in self.store.calls
         # A configured call not placed yet is asked about less often than one that is live.
         self._next_poll[call_id] = self.clock() + (self.interval if seen else self.interval * 3)
@@ -293,6 +300,7 @@ class SourceWorker:
             if tries is not None:
                 if tries <= 1:
                     del self._cdr_tries[call_id]
+                    self._next_poll.pop(call_id, None)
                     self._give_up(call_id)
                 else:
                     self._cdr_tries[call_id] = tries - 1
@@ -301,8 +309,9 @@ class SourceWorker:
 
     def _give_up(self, call_id: str) -> None:
         """The provider never wrote a final record: say so rather than show the call live forever."""
-        self.store.unknown.get(self.source.name, set()).discard(call_id)  # stop asking about it
-        call = self.store.get((self.source.name, call_id))
+        key = (self.source.name, call_id)
+        self.store.stop_waiting(key)
+        call = self.store.get(key)
         if call is not None and call.status.active:
             self.store.apply(
                 call.with_changes(status=Status.UNKNOWN, reason="ended; the provider wrote no final record"),

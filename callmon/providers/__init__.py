@@ -1,17 +1,28 @@
-"""Provider adapters, one per provider, by the name used in config files (`provider = "vobiz"`)."""
+"""Provider adapters, one per provider, by the name used in config files (`provider = "vobiz"`).
+
+Each adapter registers itself in ADAPTERS when its module is imported (see `Adapter.__init_subclass__`), so
+a new provider is one module here (and one in the simulator); everything else reads the registry: the names
+a config may use, which providers push, what the filter language accepts.
+"""
 
 from __future__ import annotations
 
-from callmon.providers.base import Adapter, Budget, Option, Source
-from callmon.providers.cloudagent import CloudAgentAdapter
-from callmon.providers.dialgen import DialgenAdapter
-from callmon.providers.dialgood import DialgoodAdapter
-from callmon.providers.velip import VelipAdapter
-from callmon.providers.vobiz import VobizAdapter
+from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
+from callmon.providers.base import ADAPTERS, Adapter, Budget, Limits, Option, Source
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    cls.provider: cls
-    for cls in (DialgoodAdapter, DialgenAdapter, CloudAgentAdapter, VelipAdapter, VobizAdapter)
-}
+# Listed in this order wherever providers are listed (registration follows import order, which is alphabetical).
+for _module in (dialgood, dialgen, cloudagent, velip, vobiz):
+    ADAPTERS[_module.PROVIDER] = ADAPTERS.pop(_module.PROVIDER)
 
-__all__ = ["ADAPTERS", "Adapter", "Budget", "Option", "Source"]
+
+def names() -> tuple[str, ...]:
+    """Every registered provider, in registration order."""
+    return tuple(ADAPTERS)
+
+
+def pushing() -> frozenset[str]:
+    """Providers that can deliver records to the webhook receiver."""
+    return frozenset(name for name, adapter in ADAPTERS.items() if adapter.pushes)
+
+
+__all__ = ["ADAPTERS", "Adapter", "Budget", "Limits", "Option", "Source", "names", "pushing"]

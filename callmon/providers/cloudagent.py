@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from callmon import redact
 from callmon.model import Call, Status
 from callmon.providers import parse
 from callmon.providers.base import Adapter, Budget, Option
@@ -66,8 +67,8 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
         status = map_status(raw_status, dial_status, customer_status)
     started = parse.timestamp(parse.first(raw, "StartTime", "startTime", "CallTime"), zone)
     ended = parse.timestamp(parse.first(raw, "EndTime", "endTime"), zone)
-    duration = parse.hms(parse.first(raw, "Duration", "duration"))
-    talk = parse.hms(parse.first(raw, "TalkTime", "talkTime"))
+    duration = parse.seconds(parse.first(raw, "Duration", "duration"))
+    talk = parse.seconds(parse.first(raw, "TalkTime", "talkTime"))
     answered = ended - timedelta(seconds=talk) if ended and talk else None
     call_type = parse.text(parse.first(raw, "Type", "type", "CallType"))
     direction = None
@@ -124,7 +125,6 @@ class CloudAgentAdapter(Adapter):
         "date": Option(
             str, 'day to watch, "today" or YYYY-MM-DD (CloudAgent keeps 15 days)', default="today"
         ),
-        "timezone": Option(str, "the account's time zone for CDR times", default="Asia/Kolkata"),
         "dial_status_path": Option(
             str,
             "path of the Campaign Dial Status API (asked when the webhook receiver is on)",
@@ -137,6 +137,8 @@ class CloudAgentAdapter(Adapter):
         "token": Budget(10, 60.0),
     }
     default_timezone = "Asia/Kolkata"
+    pushes = True  # Subscribe call events, and Campaign Dial Status rows
+    requests_push = True  # Campaign Dial Status delivers only when asked
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,6 +185,7 @@ class CloudAgentAdapter(Adapter):
         token = parse.text(body.get("token"))
         if not token:
             raise BadResponse(self.provider, "token response has no token")
+        redact.register(token)  # a session credential: masked wherever it could surface, as the key is
         self._token = token
         return token
 
@@ -215,24 +218,28 @@ class CloudAgentAdapter(Adapter):
 
     async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         page, seen = 1, 0
+        scan = self.scan()
         while True:
             body = await self._fetch(page, {})
             rows = self.expect_list(body.get("details"), "CDR details")
             seen += len(rows)
-            yield [self.normalize(row) for row in rows]
+            calls = self.read_all(rows)
+            yield calls
             total = parse.integer(body.get("totalCount"))
             if not rows or len(rows) < PAGE_SIZE or (total is not None and seen >= total):
                 return
+            if not scan.more(page, calls):
+                return
             page += 1
 
-    async def request_dial_status(self, callback_url: str) -> str | None:
+    async def request_push(self, callback_url: str) -> None:
         """Ask for the campaign's dial status; CloudAgent answers with an id and POSTs the rows to the
-        callback. Parameters go in the body, so the apiKey never lands in a URL. Returns the uniqueId."""
+        callback. Parameters go in the body, so the apiKey never lands in a URL."""
         campaign = self.option("campaign")
         if not campaign:
-            return None  # one campaign per request: without one configured there is nothing to ask
+            return  # one campaign per request: without one configured there is nothing to ask
         day = self.watch_date()
-        body = self.expect_mapping(
+        self.expect_mapping(
             await self.request(
                 "POST",
                 str(self.option("dial_status_path")),
@@ -252,14 +259,13 @@ class CloudAgentAdapter(Adapter):
             ),
             "dial status",
         )
-        return parse.text(body.get("uniqueId"))
 
     async def get_call(self, call_id: str) -> Call:
         body = await self._fetch(1, {"ucid": call_id})
         rows = self.expect_list(body.get("details"), "CDR details")
         if not rows:
             raise NotFoundYet(self.provider, f"no CDR for UCID {call_id} yet")
-        return self.normalize(rows[0])
+        return self.read(rows[0])
 
 
 class _TokenExpired(AuthError):

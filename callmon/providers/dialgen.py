@@ -44,12 +44,13 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
     assert isinstance(contact, Mapping)
     started = parse.timestamp(parse.first(call, "startTime", "createdAt"))
     ended = parse.timestamp(parse.first(call, "endTime", "endedAt"))
-    duration = parse.integer(call.get("duration"))
+    duration = parse.seconds(call.get("duration"))
     if ended is None and started and duration is not None and status.ended:
         ended = started + timedelta(seconds=duration)
+    turns = call.get("transcription")
     transcript = tuple(
         TranscriptLine(parse.text(t.get("role")) or "", parse.text(t.get("content")) or "")
-        for t in call.get("transcription") or []
+        for t in (turns if isinstance(turns, list) else ())
         if isinstance(t, Mapping) and parse.text(t.get("content"))
     )
     details = tuple(
@@ -94,6 +95,7 @@ class DialgenAdapter(Adapter):
     }
     # Undocumented limit; Dialgen's own example polls every 5 s per call.
     budgets = {"default": Budget(120, 60.0)}
+    pushes = True  # onCallComplete
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}
@@ -109,7 +111,7 @@ class DialgenAdapter(Adapter):
             )
             rows = self.expect_list(body.get("calls"), "batch status calls")
             # Batch rows omit their batch id; the request says which batch they belong to.
-            calls = [self.normalize(row) for row in rows]
+            calls = self.read_all(rows)
             yield [c if c.campaign else c.with_changes(campaign=str(batch)) for c in calls]
 
     @property
@@ -119,7 +121,7 @@ class DialgenAdapter(Adapter):
     async def get_call(self, call_id: str) -> Call:
         try:
             body = await self.request("GET", "/api/v1/status/call", params={"callId": call_id}, kind="call")
-            return self.normalize(self.expect_mapping(body, "call status"))
+            return self.read(self.expect_mapping(body, "call status"))
         except NotFoundYet:
             pass  # past the 30-day live cache: the persistent endpoint has it
         return await self._persistent(call_id)
@@ -138,4 +140,4 @@ class DialgenAdapter(Adapter):
         )
         if body.get("success") is False or not isinstance(body.get("data"), Mapping):
             raise NotFoundYet(self.provider, self.error_message(body) or f"call {call_id} not found")
-        return self.normalize(body)
+        return self.read(body)

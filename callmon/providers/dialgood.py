@@ -97,8 +97,8 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
     sip_reason = parse.text(raw.get("sip_reason"))
     if sip_status in _SIP_REFINE and status is not Status.COMPLETED:
         status = _SIP_REFINE[sip_status]
-    duration = parse.integer(parse.first(raw, "callDuration") or data.get("callDuration"))
-    billable = parse.integer(parse.first(raw, "actualDuration") or data.get("actualDuration"))
+    duration = parse.seconds(parse.first(raw, "callDuration") or data.get("callDuration"))
+    billable = parse.seconds(parse.first(raw, "actualDuration") or data.get("actualDuration"))
     ended = parse.timestamp(raw.get("timestamp"))
     # Dialgood reports only the end time; start and answer follow from the two durations it gives.
     started = ended - timedelta(seconds=duration) if ended and duration is not None else None
@@ -140,7 +140,7 @@ class DialgoodAdapter(Adapter):
     }
     # Dialgood documents no limit; one request per call every 3 s for ~20 calls keeps us modest.
     budgets = {"default": Budget(400, 60.0)}
-    list_refreshes = False
+    live_transcript = True
 
     def auth_headers(self) -> dict[str, str]:
         # The header, never the query form, so the token cannot land in a logged URL.
@@ -166,13 +166,13 @@ class DialgoodAdapter(Adapter):
             body = await self.request("GET", f"/external/v1/cdr/{path_id}", kind="cdr")
             cdr = dict(self.expect_mapping(body, "CDR"))
             cdr.setdefault("campaignId", call_id)
-            return self.normalize(cdr)
+            return self.read(cdr)
         except NotFoundYet:
             pass  # no CDR while the call is in flight: the live transcript tells where it is
         body = await self.request("GET", f"/external/v1/live-transcript/{path_id}", kind="transcript")
         live = dict(self.expect_mapping(body, "live transcript"))
         live.setdefault("campaignId", call_id)
-        return self.normalize(live)
+        return self.read(live)
 
     async def get_detail(self, call: Call) -> Call:
         fresh = await self.get_call(call.call_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from callmon.redact import scrub
-from callmon.text import clean
+from callmon.text import clean, cut
 
 
 class ProviderError(Exception):
@@ -13,7 +13,8 @@ class ProviderError(Exception):
 
     def __init__(self, provider: str, message: str, *, status_code: int | None = None) -> None:
         self.provider = provider
-        self.message = scrub(clean(message))[:300] or "no message"
+        # Masked before it is cut, and again once invisible characters are gone (they could split a secret).
+        self.message = cut(scrub(clean(scrub(message))), 300) or "no message"
         self.status_code = status_code
         super().__init__(str(self))
 
@@ -68,4 +69,7 @@ class NetworkError(ProviderError):
     kind = "network error"
 
 
-RETRYABLE: tuple[type[ProviderError], ...] = (ServerError, BadResponse, NetworkError)
+class BadRecord(ProviderError):
+    """One record the provider sent cannot be read: it is skipped and counted, the rest are kept."""
+
+    kind = "unreadable record"

@@ -92,8 +92,8 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
         started_at=dialed,
         answered_at=answered,
         ended_at=ended,
-        duration_s=parse.integer(raw.get("dur")),
-        billable_s=parse.integer(raw.get("cdr_sec")),
+        duration_s=parse.seconds(raw.get("dur")),
+        billable_s=parse.seconds(raw.get("cdr_sec")),
         cost=parse.number(raw.get("value")),
         recording_url=parse.text(raw.get("cdr_url")),
         updated_at=ended or answered or dialed,
@@ -103,9 +103,11 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
 
 
 def _resp_index(key: str) -> int:
-    """resp_1..resp_N sort by number; anything else sorts out of the way."""
-    if key.startswith("resp_") and key[5:].isdigit():
-        return int(key[5:])
+    """resp_1..resp_N sort by number; anything else (another field, "resp_²", a 5,000-digit index) sorts out
+    of the way."""
+    digits = key[5:]
+    if key.startswith("resp_") and 0 < len(digits) <= 6 and digits.isascii() and digits.isdecimal():
+        return int(digits)
     return 10**6
 
 
@@ -119,12 +121,14 @@ class VelipAdapter(Adapter):
         "cpid": Option(str, "your own campaign id (cpid), instead of campaign"),
         "call_ids": Option(list, "single call ids (cd_id) to watch"),
         "date": Option(str, 'day to watch, "today" or YYYY-MM-DD (used when no campaign is set)'),
-        "page_size": Option(int, "records per page, maxreg (Velip caps it at 5000)", default=1000),
-        "timezone": Option(str, "the account's time zone for call times", default="America/Sao_Paulo"),
+        "page_size": Option(
+            int, "records per page, maxreg (Velip caps it at 5000)", default=1000, low=1, high=5000
+        ),
     }
     # 200 list requests an hour per client; single lookups have a daily cap, so spend them sparingly.
     budgets = {"list": Budget(200, 3600.0), "call": Budget(60, 3600.0)}
     default_timezone = "America/Sao_Paulo"
+    pushes = True  # rurl
     path = "/api/v2/GetCallStatus.php"
 
     def auth_headers(self) -> dict[str, str]:
@@ -167,6 +171,7 @@ class VelipAdapter(Adapter):
 
     async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
         cursor: Any = None
+        scan = self.scan()
         while True:
             form: dict[str, Any] = {**self._scope(), "maxreg": self.option("page_size")}
             if cursor is not None:
@@ -174,13 +179,16 @@ class VelipAdapter(Adapter):
             body = self.expect_mapping(
                 await self.request("POST", self.path, kind="list", json_body=form), "call list"
             )
-            yield [self.normalize(row) for row in self.expect_list(body.get("calls"), "calls")]
+            calls = self.read_all(self.expect_list(body.get("calls"), "calls"))
+            yield calls
             page = body["return"].get("pagination") if isinstance(body.get("return"), Mapping) else None
-            if not isinstance(page, Mapping) or not page.get("has_more"):
+            if not calls or not isinstance(page, Mapping) or not page.get("has_more"):
                 break
             next_id = page.get("next_id")
-            if next_id in (None, "", cursor):
-                break  # a cursor that does not move would loop forever
+            if next_id is None or next_id == "" or isinstance(next_id, (dict, list)):
+                break
+            if not scan.more(str(next_id), calls):
+                break
             cursor = next_id
 
     async def get_call(self, call_id: str) -> Call:
@@ -190,4 +198,4 @@ class VelipAdapter(Adapter):
         rows = self.expect_list(body.get("calls"), "calls")
         if not rows:
             raise NotFoundYet(self.provider, f"no call {call_id}")
-        return self.normalize(rows[0])
+        return self.read(rows[0])

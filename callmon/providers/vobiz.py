@@ -79,7 +79,7 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
     assert isinstance(data, Mapping)
     call_id = parse.text(parse.first(data, "uuid", "call_uuid", "CallUUID", "request_uuid")) or "?"
     answered_at = parse.timestamp(parse.first(data, "answer_time", "AnswerTime", "answered_at"))
-    billable = parse.integer(parse.first(data, "billsec", "BillDuration", "bill_duration"))
+    billable = parse.seconds(parse.first(data, "billsec", "BillDuration", "bill_duration"))
     code = parse.integer(parse.first(data, "hangup_cause_code", "HangupCauseCode"))
     cause_name = parse.text(parse.first(data, "hangup_cause_name"))
     cause = parse.text(parse.first(data, "hangup_cause", "HangupCause"))
@@ -123,7 +123,7 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
         started_at=parse.timestamp(parse.first(data, "start_time", "session_start", "StartTime")),
         answered_at=answered_at,
         ended_at=ended,
-        duration_s=parse.integer(parse.first(data, "duration", "Duration")),
+        duration_s=parse.seconds(parse.first(data, "duration", "Duration")),
         billable_s=billable,
         cost=parse.number(parse.first(data, "total_cost", "cost", "TotalCost")),
         currency=parse.text(data.get("currency")),
@@ -132,6 +132,13 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
         details=details,
         raw=raw,
     )
+
+
+def _is_id(value: Any) -> bool:
+    """A call uuid as a live list gives it: a short string or number, nothing else."""
+    if isinstance(value, str):
+        return 0 < len(value) <= 128
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class VobizAdapter(Adapter):
@@ -144,10 +151,10 @@ class VobizAdapter(Adapter):
         "date": Option(str, 'day of CDRs to watch, "today" or YYYY-MM-DD', default="today"),
         "call_ids": Option(list, "single call uuids to watch"),
         "live": Option(bool, "also list live and queued calls", default=True),
-        "timezone": Option(str, "time zone that decides what 'today' is", default="Asia/Kolkata"),
     }
     budgets = {"default": Budget(120, 60.0)}
-    default_timezone = "Asia/Kolkata"
+    default_timezone = "Asia/Kolkata"  # decides what "today" is; its own times carry their zone
+    pushes = True  # hangup callbacks
 
     @property
     def account(self) -> str:
@@ -168,22 +175,28 @@ class VobizAdapter(Adapter):
         return super().error_message(body)
 
     async def list_calls(self, full: bool = True) -> AsyncIterator[list[Call]]:
+        scan = self.scan()
         if self.option("live"):
             for state in ("queued", "live"):
                 body = self.expect_mapping(
                     await self.request("GET", f"{self.account}/Call/", params={"status": state}),
                     f"{state} calls",
                 )
+                listed = body.get("calls")
+                uuids = [str(u) for u in (listed if isinstance(listed, list) else ()) if _is_id(u)]
                 page = []
-                for uuid in body.get("calls") or []:
-                    known = self.known.get(str(uuid))
+                for looked_up, uuid in enumerate(uuids):
+                    known = self.known.get(uuid)
                     # A call known to be in progress (or queued, on the queued list) can only leave the list;
                     # its detail would say nothing new, so the budget goes to calls that can change.
                     if known is not None and known.status in _SETTLED[state]:
                         page.append(known)
                         continue
+                    if looked_up >= self.limits.max_pages:
+                        self.cut_short = f"{len(uuids):,} {state} calls listed: looked up {looked_up} (max_pages)"
+                        break
                     try:
-                        page.append(await self._live(str(uuid), state))
+                        page.append(await self._live(uuid, state))
                     except NotFoundYet:
                         continue  # it moved on between the list and the lookup; the CDR list will have it
                 if page:
@@ -201,9 +214,12 @@ class VobizAdapter(Adapter):
                 ),
                 "CDR list",
             )
-            yield [self.normalize(row) for row in self.expect_list(body.get("data"), "CDR data")]
+            calls = self.read_all(self.expect_list(body.get("data"), "CDR data"))
+            yield calls
             pagination = body.get("pagination")
-            if not isinstance(pagination, Mapping) or not pagination.get("has_next"):
+            if not calls or not isinstance(pagination, Mapping) or pagination.get("has_next") is not True:
+                break
+            if not scan.more(page_no, calls):
                 break
             page_no += 1
 
@@ -214,7 +230,7 @@ class VobizAdapter(Adapter):
             ),
             f"{state} call",
         )
-        call = self.normalize(body)
+        call = self.read(body)
         if call.status is Status.UNKNOWN:
             call = call.with_changes(status=Status.QUEUED if state == "queued" else Status.IN_PROGRESS)
         return call
@@ -228,7 +244,7 @@ class VobizAdapter(Adapter):
             pass
         try:
             body = await self.request("GET", f"{self.account}/cdr/{quote(call_id, safe='')}")
-            return self.normalize(self.expect_mapping(body, "CDR"))
+            return self.read(self.expect_mapping(body, "CDR"))
         except NotFoundYet:
             pass
         try:

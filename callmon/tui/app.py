@@ -380,25 +380,17 @@ class CallmonApp(App[int]):
         session = self.session
         if session is None:
             return
-        from callmon.engine import State
-        from callmon.providers import ADAPTERS
-
-        for worker in session.engine.workers.values():
-            if worker.health.state not in (State.NO_CREDENTIALS, State.AUTH_FAILED):
-                continue
-            fields = ADAPTERS[worker.source.provider].secret_fields
-            missing = [f for f in fields if f not in worker.adapter.secrets] or list(fields)
-            name, field = worker.source.name, missing[0]
-
-            def done(secret: str | None, name: str = name, field: str = field) -> None:
-                if secret:
-                    self.run_worker(self._use_credential(name, field, secret), group="credential")
-
-            self.push_screen(
-                CredentialScreen(name, field, worker.health.message or worker.health.state), done
-            )
+        needs = session.engine.credentials_needed()
+        if not needs:
+            self.notify("every source has its credentials", timeout=3)
             return
-        self.notify("every source has its credentials", timeout=3)
+        need = needs[0]
+
+        def done(secret: str | None) -> None:
+            if secret:
+                self.run_worker(self._use_credential(need.source, need.field, secret), group="credential")
+
+        self.push_screen(CredentialScreen(need.source, need.field, need.reason), done)
 
     async def _use_credential(self, source: str, field: str, secret: str) -> None:
         from callmon import credentials
@@ -409,10 +401,8 @@ class CallmonApp(App[int]):
         except credentials.CredentialError as exc:
             self.notify(f"not stored: {exc}. Using it for this session only.", severity="warning",
                         timeout=15, markup=False)  # fmt: skip
-        session = self.session
-        if session is not None:
-            worker = session.engine.workers[source]
-            session.engine.resume(source, {**worker.adapter.secrets, field: secret})
+        if self.session is not None:
+            self.session.engine.set_secret(source, field, secret)
 
     # -- help and the command palette -------------------------------------------------------------------------
 

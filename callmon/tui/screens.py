@@ -19,7 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from callmon.columns import STATUS_GLYPH, clock_text
-from callmon.model import Call, iso, payload
+from callmon.model import Call, iso
 from callmon.redact import scrub
 from callmon.store import Key, StatusEvent
 from callmon.text import safe_json
@@ -147,7 +147,7 @@ class DetailScreen(Screen[None]):
         self.query_one("#cdr", Static).update(cdr_table(call, self.via))
         self.query_one("#timeline", Static).update(timeline_table(self.timeline))
         self.query_one("#transcript", Static).update(transcript_text(call))
-        raw = safe_json(payload(call.raw))
+        raw = safe_json(call.payload())
         self.query_one("#payload", Static).update(
             Syntax(raw, "json", theme="ansi_dark", word_wrap=True, background_color="default")
         )
@@ -157,7 +157,7 @@ class DetailScreen(Screen[None]):
         self.notify(f"copied call id {self.call.call_id}", markup=False)
 
     def action_copy_raw(self) -> None:
-        self.app.copy_to_clipboard(safe_json(payload(self.call.raw)))
+        self.app.copy_to_clipboard(safe_json(self.call.payload()))
         self.notify("copied the raw JSON", markup=False)
 
     def action_refresh(self) -> None:

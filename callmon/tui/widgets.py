@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from callmon.columns import STATUS_GLYPH
-from callmon.engine import SourceHealth, State
+from callmon.health import SourceHealth, State
 from callmon.model import Status
 from callmon.query import QueryError, compile_query
 from callmon.tui.table import STATUS_STYLE
@@ -27,7 +27,6 @@ HEALTH_STYLE = {
     State.RETRYING: Style(color="yellow"),
     State.AUTH_FAILED: Style(color="bright_red", bold=True),
     State.NO_CREDENTIALS: Style(color="bright_red", bold=True),
-    State.PAUSED: Style(color="bright_black"),
     State.ERROR: Style(color="bright_red"),
 }
 

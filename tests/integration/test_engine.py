@@ -158,15 +158,16 @@ async def test_auth_failure_stops_the_source_after_one_request() -> None:
     async for served in serve_simulator(sim):
         async with httpx.AsyncClient() as client:
             engine = Engine(store, client, tick_hz=10)
-            worker = engine.add(sources_for(scenario, served.url, interval=0.05)[0], {"tsid": "wrong"})
+            source = sources_for(scenario, served.url, interval=0.05)[0]
+            engine.add(source, {"tsid": "wrong"})
             await engine.start()
-            await wait_for(lambda: worker.health.state == State.AUTH_FAILED, 5)
+            await wait_for(lambda: engine.health()[0].state == State.AUTH_FAILED, 5)
             await asyncio.sleep(0.5)  # it would have polled ten more times
             assert sim.count("velip") == 1
-            assert "Invalid token" in worker.health.message
+            assert "Invalid token" in engine.health()[0].message
             # The user fixes the key: the source runs again.
-            engine.resume(worker.source.name, DEMO_SECRETS["velip"])
-            assert await wait_for(lambda: worker.health.state == State.OK and len(store) > 0, 5)
+            assert engine.retry(source.name, DEMO_SECRETS["velip"])
+            assert await wait_for(lambda: engine.health()[0].state == State.OK and len(store) > 0, 5)
             await engine.stop()
 
 
@@ -177,16 +178,17 @@ async def test_server_errors_back_off_with_jitter_and_recover() -> None:
     async for served in serve_simulator(sim):
         async with httpx.AsyncClient() as client:
             engine = Engine(store, client, tick_hz=10)
-            worker = engine.add(sources_for(scenario, served.url, interval=0.05)[0], DEMO_SECRETS["dialgen"])
+            source = sources_for(scenario, served.url, interval=0.05)[0]
+            engine.add(source, DEMO_SECRETS["dialgen"])
             await engine.start()
-            await wait_for(lambda: worker.health.consecutive_errors >= 2, 10)
-            assert worker.health.state == State.RETRYING
+            await wait_for(lambda: engine.health()[0].consecutive_errors >= 2, 10)
+            assert engine.health()[0].state == State.RETRYING
             count = sim.count("dialgen")
             await asyncio.sleep(0.5)
             assert sim.count("dialgen") == count, "backing off: no request within half a second"
             sim.faults["dialgen"] = parse_faults(["ratelimit=off"])["dialgen"]
-            worker.wake()
-            assert await wait_for(lambda: worker.health.state == State.OK, 10)
+            engine.retry(source.name)
+            assert await wait_for(lambda: engine.health()[0].state == State.OK, 10)
             await engine.stop()
     delays = [backoff(n) for n in range(1, 12)]
     assert all(0.5 * 2 * 2 ** (n - 1) <= d or d >= 150 for n, d in enumerate(delays, 1))

@@ -285,7 +285,7 @@ async def test_the_clock_keeps_running_under_other_screens(tmp_path: Path) -> No
 async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monkeypatch: object) -> None:
     import pytest
 
-    from callmon.engine import State
+    from callmon.health import SourceHealth, State
     from callmon.simulator.app import DEMO_SECRETS
     from callmon.tui.screens import CredentialScreen
 
@@ -294,9 +294,13 @@ async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monk
     app = build_app(tmp_path=tmp_path, without_secret="sim-velip")
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_until(pilot, lambda: app.session is not None)
-        worker = app.session.engine.workers["sim-velip"]  # type: ignore[union-attr]
+        engine = app.session.engine  # type: ignore[union-attr]
+
+        def velip() -> SourceHealth:
+            return next(h for h in engine.health() if h.name == "sim-velip")
+
         await pilot.pause(0.5)
-        assert worker.health.state == State.NO_CREDENTIALS and worker.health.requests == 0
+        assert velip().state == State.NO_CREDENTIALS and velip().requests == 0
         assert "sim-velip no credentials" in health_text(app)
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CredentialScreen))
@@ -304,7 +308,7 @@ async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monk
         await pilot.press(*secret)
         assert secret not in text_of(app.screen.query_one("#secret"))  # never echoed
         await pilot.press("enter")
-        await wait_until(pilot, lambda: worker.health.state == State.OK, 15)
+        await wait_until(pilot, lambda: velip().state == State.OK, 15)
         await wait_until(pilot, lambda: any(c.provider == "velip" for c in app.view.calls.values()), 15)
 
 

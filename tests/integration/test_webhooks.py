@@ -240,6 +240,6 @@ def test_pushed_records_read_local_times_in_the_sources_zone(zone: str | None, u
     options = {"campaign": 1} | ({"timezone": zone} if zone else {})
     source = Source("acme", "velip", options)
     record = {"cd_id": "77", "cd_status": "", "date": "2026-11-23", "time_dial": "10:00:00", "dest": "+5511"}
-    [call] = normalize_delivery(source, [record])
+    [call] = normalize_delivery(VelipAdapter(source), [record])
     assert call.started_at is not None and call.started_at.hour == utc_hour
     assert VelipAdapter.zone(source) == ZoneInfo(zone or "America/Sao_Paulo")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callmon.model import Status, payload
+from callmon.model import Status
 from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
 
 DATA = Path(__file__).parents[1] / "data"
@@ -321,7 +321,7 @@ def test_escape_sequences_are_made_inert() -> None:
         assert value is not None
         assert "\x1b" not in value and "\x9b" not in value and "\r" not in value and "\u202e" not in value
         assert "[2J" not in value and "52;" not in value
-    assert payload(call.raw)["rawStatus"] == evil["rawStatus"]  # the raw payload is kept verbatim
+    assert call.payload()["rawStatus"] == evil["rawStatus"]  # the raw payload is kept verbatim
 
 
 def test_the_store_keeps_a_payload_packed_and_gives_it_back_whole() -> None:
@@ -332,17 +332,18 @@ def test_the_store_keeps_a_payload_packed_and_gives_it_back_whole() -> None:
     store.apply(vobiz.normalize(raw))
     (call,) = store.calls.values()
     assert isinstance(call.raw, bytes) and len(call.raw) < len(json.dumps(raw)) / 3
-    assert payload(call.raw) == raw
+    assert call.payload() == raw
     assert call.record(include_raw=True)["raw"] == raw
 
 
 def test_a_packed_payload_keeps_every_value_and_the_field_order() -> None:
-    from callmon.model import _SHAPES, pack
+    from callmon.packing import _SHAPES, EMPTY, pack
+    from callmon.packing import unpack as payload
 
     raw = {"b": None, "a": [1, {"x": "é\u202e"}], "c": 1.5, "d": True}
     packed = pack(raw)
     assert list(payload(packed).items()) == list(raw.items())
-    assert pack(packed) is packed and pack({}) == b"" and payload(b"") == {}
+    assert pack(packed) is packed and pack({}) == EMPTY and payload(EMPTY) == {}
     # Payloads of one shape share their field names: the packed bytes only say which shape.
     other = pack({"b": 2, "a": [], "c": 0, "d": False})
     assert packed[:2] == other[:2]
@@ -353,9 +354,10 @@ def test_a_packed_payload_keeps_every_value_and_the_field_order() -> None:
 
 
 def test_past_the_shape_limit_payloads_are_packed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    from callmon.model import _Shapes, pack
+    from callmon.packing import _Shapes, pack
+    from callmon.packing import unpack as payload
 
-    monkeypatch.setattr("callmon.model._SHAPES", _Shapes())
+    monkeypatch.setattr("callmon.packing._SHAPES", _Shapes())
     monkeypatch.setattr(_Shapes, "LIMIT", 3)
     shapes = [{f"field_{i}": i, "common": "x"} for i in range(5)]
     packed = [pack(p) for p in shapes]
@@ -364,7 +366,7 @@ def test_past_the_shape_limit_payloads_are_packed_whole(monkeypatch: pytest.Monk
 
 
 def test_detail_pairs_are_shared_only_while_they_are_a_vocabulary() -> None:
-    from callmon.model import _Vocabulary
+    from callmon.pools import _Vocabulary
 
     words = _Vocabulary(limit=3)
     first = words.share("codec", ("codec", "PCMU"))

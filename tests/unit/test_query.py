@@ -8,7 +8,6 @@ import pytest
 
 from callmon.model import Call, Status
 from callmon.query import QueryError, compile_query
-from callmon.text import clean, safe_json
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -124,16 +123,3 @@ def test_select_narrows_to_statuses_too() -> None:
 def test_query_errors_name_the_term(query: str, message: str) -> None:
     with pytest.raises(QueryError, match=message.replace("(", r"\(")):
         compile_query(query)
-
-
-def test_clean_and_safe_json_neutralise_terminal_escapes() -> None:
-    hostile = "a\x1b[31mred\x1b[0m\x1b]0;title\x07\x9b2J\x07b\u202ec"
-    assert clean(hostile) == "ared b c"
-    rendered = safe_json({"k": hostile})
-    assert (
-        "\x1b" not in rendered
-        and "\x9b" not in rendered
-        and "\x07" not in rendered
-        and "\u202e" not in rendered
-    )
-    assert "\\u001b" in rendered and "\\u009b" in rendered

@@ -1,0 +1,216 @@
+"""Provider payloads packed for keeping: a raw CDR is 1-4 KB as a dict, about 200 bytes packed.
+
+A packed payload is plain bytes (`Packed`), not an object wrapping them (at 100k calls a wrapper alone costs
+5 MB): two bytes name the payload's shape (its field names, kept once per shape) and the rest is the values as
+compact JSON, deflated against a preset dictionary. Only `unpack()` reads it; the type keeps anything else
+from mistaking it for the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, NewType
+
+Packed = NewType("Packed", bytes)
+EMPTY = Packed(b"")
+
+# A preset deflate dictionary: the providers' documented field names (for the few payloads packed whole, names
+# and all), then common values and the values of the vendors' example payloads (data/payload-values.json, made
+# by scripts/payload_dictionary.py): timestamps, ids and causes a payload then costs a back-reference each.
+# Values last: deflate codes nearer matches in fewer bits.
+_FIELDS = [
+    "account_id",
+    "answer_time",
+    "billsec",
+    "bridge_uuid",
+    "call_direction",
+    "caller_id_name",
+    "caller_id_number",
+    "campaign_id",
+    "carrier_ip",
+    "codec",
+    "context",
+    "cost",
+    "created_at",
+    "currency",
+    "customer_endpoint",
+    "destination_number",
+    "duration",
+    "end_time",
+    "failure_code",
+    "failure_reason",
+    "hangup_cause",
+    "hangup_cause_code",
+    "hangup_cause_name",
+    "hangup_disposition",
+    "hangup_source",
+    "id",
+    "jitter",
+    "mos",
+    "network_addr",
+    "origination_region",
+    "packet_loss",
+    "progress_time",
+    "region",
+    "ring_time",
+    "sip_call_id",
+    "sip_user_agent",
+    "start_time",
+    "streaming_cost",
+    "terminated_to",
+    "total_cost",
+    "trunk_id",
+    "updated_at",
+    "uuid",
+    "call_status",
+    "call_uuid",
+    "direction",
+    "from",
+    "to",
+    "session_start",
+    "request_uuid",
+    "api_id",
+    "caller_name",
+    "cd_id",
+    "cd_status",
+    "cd_amdasw",
+    "cp_id",
+    "cpid",
+    "ctid",
+    "origin",
+    "dest",
+    "date",
+    "time_dial",
+    "time_start",
+    "time_end",
+    "dur",
+    "resp_1",
+    "resp_2",
+    "resp_3",
+    "route",
+    "rate",
+    "value",
+    "cdr_url",
+    "cdr_sec",
+    "campaignId",
+    "conversationId",
+    "callId",
+    "status",
+    "rawStatus",
+    "callDuration",
+    "actualDuration",
+    "sip_status",
+    "sip_reason",
+    "timestamp",
+    "data",
+    "callStatus",
+    "transcript",
+    "entries",
+    "role",
+    "text",
+    "startTime",
+    "phoneNumber",
+    "contactId",
+    "batchId",
+    "error",
+    "recordingUrl",
+    "endTime",
+    "summary",
+    "event",
+    "transcription",
+    "content",
+    "UCID",
+    "CallID",
+    "CampaignName",
+    "Type",
+    "CallerID",
+    "DialedNumber",
+    "StartTime",
+    "EndTime",
+    "Duration",
+    "TalkTime",
+    "Status",
+    "DialStatus",
+    "CustomerDialStatus",
+    "AgentDialStatus",
+    "HangupBy",
+    "Disposition",
+    "CallAudio",
+    "DialCount",
+]
+_ZDICT = (
+    ",".join(f'"{name}":' for name in _FIELDS)
+    + ',null,true,false,"outbound","inbound","NORMAL_CLEARING","Normal Hangup","send_bye","INR","+91","2026-'
+).encode() + (resources.files("callmon") / "data" / "payload-values.json").read_bytes().strip()
+
+
+class _Shapes:
+    """Numbers for payload shapes (their field names, in order), so a packed payload names its shape in two bytes.
+
+    A provider sends a handful of shapes; a source whose payloads keep changing shape (a field per call) stops
+    getting new numbers at the limit, and its payloads are packed whole, names and all.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[str, ...], int] = {}
+        self._names: list[tuple[str, ...]] = [()]  # 0: no shape, the blob is the whole JSON value
+        self._lock = threading.Lock()
+
+    def number(self, names: tuple[str, ...]) -> int:
+        number = self._numbers.get(names)
+        if number is None:
+            with self._lock:  # history is read back on a thread: a number must never name two shapes
+                number = self._numbers.get(names)
+                if number is None:
+                    if len(self._names) >= self.LIMIT:
+                        return 0
+                    self._names.append(names)
+                    number = self._numbers[names] = len(self._names) - 1
+        return number
+
+    def names(self, number: int) -> tuple[str, ...]:
+        return self._names[number]
+
+
+_SHAPES = _Shapes()
+
+
+def pack(raw: Mapping[str, Any] | Packed) -> Packed:
+    """A provider payload packed for keeping (one already packed is returned as it is). Unpacking is only
+    needed when someone looks (the detail screen, `--raw`, exports with payloads)."""
+    if isinstance(raw, bytes):
+        return raw
+    if not raw:
+        return EMPTY
+    names = tuple(raw)
+    shape = 0
+    value: Any = raw  # keys JSON would turn into strings: keep its reading of them
+    if all(type(k) is str for k in names):
+        shape = _SHAPES.number(names)
+        if shape:
+            value = list(raw.values())
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=_ZDICT)  # raw deflate: no header, no checksum
+    # surrogatepass: a payload read by anything but callmon.untrusted may hold a lone surrogate; it must pack.
+    body = text.encode("utf-8", "surrogatepass")
+    return Packed(shape.to_bytes(2, "big") + packer.compress(body) + packer.flush())
+
+
+def unpack(raw: Mapping[str, Any] | Packed) -> dict[str, Any]:
+    """A raw payload as a plain dict, packed or not."""
+    if not isinstance(raw, bytes):
+        return dict(raw)
+    if not raw:
+        return {}
+    unpacker = zlib.decompressobj(-15, zdict=_ZDICT)
+    value = json.loads((unpacker.decompress(raw[2:]) + unpacker.flush()).decode("utf-8", "surrogatepass"))
+    shape = int.from_bytes(raw[:2], "big")
+    if shape:
+        return dict(zip(_SHAPES.names(shape), value, strict=True))
+    return value if isinstance(value, dict) else {"payload": value}

@@ -1,0 +1,82 @@
+"""Sharing equal values among the calls the store keeps: a memory trick, applied to kept calls only.
+
+Parsed payloads give each call its own copy of values that repeat across thousands of calls (a source's name,
+a campaign, a hangup cause, a detail pair, an agent's scripted line). The store keeps one object for each.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TypeVar
+
+from callmon.model import Call
+
+_T = TypeVar("_T")
+
+
+class _Vocabulary:
+    """One shared object for equal values of a kind drawn from a small vocabulary.
+
+    Detail pairs like ("codec", "PCMU") or ("hangup by", "UserHangup"), and a voice agent's scripted lines,
+    repeat across a campaign, and each would otherwise cost a copy per call. A kind whose values keep
+    changing from call to call (a conversation id) is not a vocabulary: past `limit` distinct values it is
+    dropped and no longer pooled, so the pools stay small whatever the payloads hold.
+    """
+
+    def __init__(self, limit: int, kinds: int = 256) -> None:
+        self._limit = limit
+        self._kinds = kinds
+        self._pools: dict[str, dict[Any, Any] | None] = {}
+
+    def share(self, kind: str, value: _T) -> _T:
+        if kind not in self._pools:
+            if len(self._pools) >= self._kinds:
+                return value
+            self._pools[kind] = {}
+        pool = self._pools[kind]
+        if pool is None:
+            return value
+        shared = pool.get(value)
+        if shared is not None:
+            return shared  # type: ignore[no-any-return]
+        if len(pool) >= self._limit:
+            self._pools[kind] = None
+        else:
+            pool[value] = value
+        return value
+
+
+_DETAILS = _Vocabulary(limit=256)
+_DETAIL_SETS = _Vocabulary(limit=4096)
+_LINES = _Vocabulary(limit=4096)
+_INTERNED = ("source", "campaign", "raw_status", "reason", "direction", "currency")
+
+
+def shared(call: Call) -> dict[str, Any]:
+    """The fields of `call` to replace with shared objects (empty when there is nothing to share)."""
+    changes: dict[str, Any] = {}
+    for name in _INTERNED:
+        value = getattr(call, name)
+        if type(value) is str:
+            interned = sys.intern(value)
+            if interned is not value:
+                changes[name] = interned
+    updated = call.updated_at
+    if updated is not None:
+        # A call is updated when it is answered or ends: one object for the time, not two equal ones.
+        for moment in (call.ended_at, call.answered_at, call.started_at):
+            if moment is not None and moment == updated:
+                if moment is not updated:
+                    changes["updated_at"] = moment
+                break
+    if call.details:
+        pairs = tuple(_DETAILS.share(pair[0], pair) for pair in call.details)
+        # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.
+        pairs = _DETAIL_SETS.share(call.provider, pairs)
+        if pairs is not call.details:
+            changes["details"] = pairs
+    if call.transcript:
+        lines = tuple(_LINES.share(line.role, line) for line in call.transcript)
+        if any(a is not b for a, b in zip(lines, call.transcript, strict=True)):
+            changes["transcript"] = lines
+    return changes

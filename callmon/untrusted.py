@@ -1,0 +1,83 @@
+"""Reading untrusted JSON (provider responses, webhook bodies) into values that cannot hurt what reads them.
+
+What comes out is plain JSON data in which no number is NaN or infinite, no integer is big enough to slow
+down or break what converts it (too many digits: kept as its digits, a string), nothing is nested deeper than
+`MAX_DEPTH`, no string holds a lone surrogate (it could not be written as UTF-8) or any secret callmon knows,
+and no string is longer than `MAX_STRING`. Control and invisible characters are left in place: the raw view
+escapes them visibly and record fields are cleaned when a record is built (`callmon.model`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from callmon.redact import scrub
+from callmon.text import cut
+
+MAX_DEPTH = 32
+MAX_STRING = 64 * 1024
+MAX_INT_DIGITS = 18  # past this an integer is no count or duration any provider sends: keep its digits
+TOO_DEEP = "… (nested too deeply)"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Malformed(ValueError):
+    """Untrusted input that cannot be read at all; the message is one line saying why."""
+
+
+def _finite(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _integer(text: str) -> int | str:
+    return int(text) if len(text) <= MAX_INT_DIGITS + (text[0] == "-") else text
+
+
+def _constant(name: str) -> None:
+    return None  # NaN, Infinity, -Infinity: not JSON, and no value callmon can use
+
+
+def loads(data: bytes | str) -> Any:
+    """JSON text as safe values (see the module's docstring); Malformed when it cannot be read."""
+    try:
+        value = json.loads(data, parse_float=_finite, parse_int=_integer, parse_constant=_constant)
+    except RecursionError:
+        raise Malformed("JSON nested too deeply to read") from None
+    except UnicodeDecodeError:
+        raise Malformed("body is not UTF-8 text") from None
+    except ValueError as exc:
+        raise Malformed(f"malformed JSON: {str(exc).splitlines()[0][:120]}") from None
+    return sanitize(value)
+
+
+def sanitize(value: Any, depth: int = MAX_DEPTH) -> Any:
+    """Already-parsed untrusted data (a form, query parameters, JSON from elsewhere) made safe the same way."""
+    kind = type(value)
+    if kind is str:
+        return text(value)
+    if kind is dict:
+        if depth <= 0:
+            return TOO_DEEP
+        return {text(str(k)): sanitize(v, depth - 1) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        if depth <= 0:
+            return TOO_DEEP
+        return [sanitize(v, depth - 1) for v in value]
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return value if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS else str(value)
+    if value is None or kind is bool:
+        return value
+    return text(str(value))
+
+
+def text(value: str) -> str:
+    if not value.isascii() and _SURROGATE.search(value):
+        value = _SURROGATE.sub("\ufffd", value)
+    value = scrub(value)
+    return cut(value, MAX_STRING) if len(value) > MAX_STRING else value
