@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PROVIDER=URL",
-        help="POST that provider's webhooks to URL as calls change (cloudagent, dialgen, velip, vobiz)",
+        help="POST that provider's webhooks to URL as calls change (a provider that pushes)",
     )
     simulate.add_argument(
         "--faults",
@@ -536,14 +536,15 @@ def _simulate(args: argparse.Namespace) -> int:
         faults = parse_faults(args.faults)
     except FaultSpecError as exc:
         raise UsageError(f"--faults: {exc}") from None
+    from callmon.providers import pushing
+
     pushes = {}
+    can_push = sorted(pushing())
     for spec in args.push:
         provider, _, url = spec.partition("=")
-        if provider not in ("cloudagent", "dialgen", "velip", "vobiz") or not url.startswith(
-            ("http://", "https://")
-        ):
+        if provider not in can_push or not url.startswith(("http://", "https://")):
             raise UsageError(
-                f"--push {spec!r}: give PROVIDER=URL (cloudagent, dialgen, velip or vobiz; an http(s) URL)"
+                f"--push {spec!r}: give PROVIDER=URL (one of {', '.join(can_push)}; an http(s) URL)"
             )
         pushes[provider] = url
     args.pushes = pushes
@@ -587,7 +588,7 @@ def _config(args: argparse.Namespace) -> int:
             raise UsageError(f"{path} exists already (use --force to overwrite)")
         from callmon.files import write_private
 
-        write_private(path, config.EXAMPLE)
+        write_private(path, config.example())
         print(f"wrote {path}: uncomment a [[sources]] block in it, then run `callmon config check`")
         return EXIT_OK
     cfg = config.load(path)

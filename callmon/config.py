@@ -449,7 +449,9 @@ class _Locator:
         return self.table(index) if index is not None else self.where
 
 
-EXAMPLE = """\
+def example() -> str:
+    """A commented example config, with a [[sources]] block for every provider."""
+    head = """\
 # callmon configuration. Secrets (API keys, tokens) never go here: run `callmon auth set SOURCE`,
 # or set CALLMON_<SOURCE>_<FIELD> in the environment.
 #
@@ -459,34 +461,13 @@ EXAMPLE = """\
 # tick_hz = 4            # how often the monitor applies collected changes
 # retention_days = 7     # status history kept on disk
 
-# [webhooks]             # for providers that push (CloudAgent dial status, Dialgen, Velip, Vobiz)
+# [webhooks]             # for providers that push their calls to callmon
 # listen = "127.0.0.1:8780"
 # public_url = "https://callmon.example.com"
-
-# [[sources]]
-# name = "sales-vobiz"
-# provider = "vobiz"
-# auth_id = "MA_XXXXXXXX"
-# date = "today"
-
-# [[sources]]
-# name = "ops-velip"
-# provider = "velip"
-# campaign = 555
-
-# [[sources]]
-# name = "bot-dialgen"
-# provider = "dialgen"
-# batches = ["batch_123"]
-
-# [[sources]]
-# name = "bot-dialgood"
-# provider = "dialgood"
-# campaigns = ["camp_7f84b3f8"]
-
-# [[sources]]
-# name = "india-cloudagent"
-# provider = "cloudagent"
-# user_name = "acme"
-# campaign = "Renewals"
 """
+    blocks = [
+        "\n".join(f"# {line}" for line in ["[[sources]]", *adapter.example.splitlines()])
+        for adapter in ADAPTERS.values()
+        if adapter.example
+    ]
+    return head + "".join(f"\n{block}\n" for block in blocks)

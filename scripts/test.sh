@@ -33,4 +33,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/mypy callmon tests bench
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest "$@"

@@ -121,6 +121,8 @@ class Adapter(abc.ABC):
     budgets: ClassVar[Mapping[str, Budget]] = {"default": Budget(60, 60.0)}
     # The zone of the provider's local call times when the source's config names none (its `timezone`).
     default_timezone: ClassVar[str] = "UTC"
+    # A [[sources]] table for this provider, as `callmon config init` writes it (commented out).
+    example: ClassVar[str] = ""
 
     # -- capabilities: what the provider can do, so nothing outside this package tests a provider's name --------
     # It can deliver call records to callmon's webhook receiver (normalize_push reads them).

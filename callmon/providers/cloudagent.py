@@ -139,6 +139,7 @@ class CloudAgentAdapter(Adapter):
     default_timezone = "Asia/Kolkata"
     pushes = True  # Subscribe call events, and Campaign Dial Status rows
     requests_push = True  # Campaign Dial Status delivers only when asked
+    example = 'name = "india-cloudagent"\nprovider = "cloudagent"\nuser_name = "acme"\ncampaign = "Renewals"'
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

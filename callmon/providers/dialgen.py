@@ -96,6 +96,7 @@ class DialgenAdapter(Adapter):
     # Undocumented limit; Dialgen's own example polls every 5 s per call.
     budgets = {"default": Budget(120, 60.0)}
     pushes = True  # onCallComplete
+    example = 'name = "bot-dialgen"\nprovider = "dialgen"\nbatches = ["batch_123"]'
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('api_key')}"}

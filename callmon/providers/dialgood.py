@@ -141,6 +141,7 @@ class DialgoodAdapter(Adapter):
     # Dialgood documents no limit; one request per call every 3 s for ~20 calls keeps us modest.
     budgets = {"default": Budget(400, 60.0)}
     live_transcript = True
+    example = 'name = "bot-dialgood"\nprovider = "dialgood"\ncampaigns = ["camp_7f84b3f8"]'
 
     def auth_headers(self) -> dict[str, str]:
         # The header, never the query form, so the token cannot land in a logged URL.

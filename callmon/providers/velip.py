@@ -129,6 +129,7 @@ class VelipAdapter(Adapter):
     budgets = {"list": Budget(200, 3600.0), "call": Budget(60, 3600.0)}
     default_timezone = "America/Sao_Paulo"
     pushes = True  # rurl
+    example = 'name = "ops-velip"\nprovider = "velip"\ncampaign = 555'
     path = "/api/v2/GetCallStatus.php"
 
     def auth_headers(self) -> dict[str, str]:

@@ -155,6 +155,7 @@ class VobizAdapter(Adapter):
     budgets = {"default": Budget(120, 60.0)}
     default_timezone = "Asia/Kolkata"  # decides what "today" is; its own times carry their zone
     pushes = True  # hangup callbacks
+    example = 'name = "sales-vobiz"\nprovider = "vobiz"\nauth_id = "MA_XXXXXXXX"\ndate = "today"'
 
     @property
     def account(self) -> str:

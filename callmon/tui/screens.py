@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from callmon.columns import STATUS_GLYPH, clock_text
 from callmon.model import Call, iso
+from callmon.providers import ADAPTERS
 from callmon.redact import scrub
 from callmon.store import Key, StatusEvent
 from callmon.text import safe_json
@@ -80,8 +81,9 @@ def timeline_table(events: Sequence[StatusEvent]) -> RenderableType:
 
 def transcript_text(call: Call) -> RenderableType:
     if not call.transcript:
-        live = " (it appears here while the call is live)" if call.provider == "dialgood" else ""
-        return Text(f"no transcript{live}", LABEL)
+        adapter = ADAPTERS.get(call.provider)
+        live = adapter is not None and adapter.live_transcript and call.status.active
+        return Text("no transcript yet (it appears here as the call goes on)" if live else "no transcript", LABEL)
     text = Text()
     for line in call.transcript:
         if line.role:
