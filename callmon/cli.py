@@ -8,7 +8,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,7 +19,7 @@ from callmon import __version__, config, credentials, output, redact
 from callmon.config import Config, ConfigError
 from callmon.engine.once import DEFAULT_MAX_TIME
 from callmon.files import FileError
-from callmon.providers import Source
+from callmon.providers import ADAPTERS, Source
 from callmon.query import Query, QueryError, compile_query
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     watch.add_argument("--raw", action="store_true", help="include the provider's raw payload (json/ndjson)")
     watch.add_argument("--demo", action="store_true", help="watch the built-in simulator instead of config")
+    _people_args(watch)
     watch.add_argument(
         "--max-time",
         type=_ranged(float, 0, 86400, "a number of seconds", above=True),
@@ -127,7 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COLOR_SYSTEMS = {"auto": "auto", "truecolor": "truecolor", "256": "256", "16": "standard", "none": None}
+_COLOR_SYSTEMS: dict[str, str | None] = {
+    "auto": "auto", "truecolor": "truecolor", "256": "256", "16": "standard", "none": None,
+}  # fmt: skip
+_COMMANDS = ("monitor", "demo", "watch", "sources", "auth", "simulate", "config")
+# Options of the default command (the monitor) that take a value: their value is not a command name.
+_VALUED = ("--config", "--filter", "--source", "--fps", "--colors")
 
 
 def _display_args(parser: argparse.ArgumentParser) -> None:
@@ -135,21 +141,57 @@ def _display_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=_ranged(int, 1, 60, "a whole number"), default=None,
                         help="at most this many screen updates a second (default 60; try 2 on a slow link)")  # fmt: skip
     parser.add_argument("--colors", choices=list(_COLOR_SYSTEMS), default="auto",
-                        help="colour depth: truecolor, 256, 16, or none (NO_COLOR); default: what the terminal says")  # fmt: skip
+                        help="colour depth: truecolor, 256, 16, or none (as NO_COLOR); default: what TERM says")  # fmt: skip
+    _people_args(parser)
 
 
-def _apply_display(args: argparse.Namespace) -> float | None:
-    """Set Textual's frame cap and colour system (read when Textual is imported, so before that)."""
+def _people_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--utc", action="store_true", default=None, help="show times in UTC (default: local)")
+    parser.add_argument(
+        "--mask", action="store_true", default=None, help="mask phone numbers (+9198•••••463), e.g. to share a screen"
+    )
+
+
+def color_system(choice: str, environ: Mapping[str, str]) -> str | None:
+    """The colour system to draw with: the flag's, else what the environment says the terminal can do (None:
+    no colour at all)."""
+    if choice != "auto":
+        return _COLOR_SYSTEMS[choice]
+    term = environ.get("TERM", "")
+    if environ.get("NO_COLOR") or term == "dumb":
+        return None
+    if environ.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    if "256color" in term:
+        return "256"
+    return "standard"
+
+
+def _apply_display(args: argparse.Namespace, cfg: Config | None = None) -> float | None:
+    """Set Textual's frame cap and colour system, which Textual reads when it is imported: so this runs
+    before anything imports it. Also how times and numbers read (callmon.display)."""
     import os
 
+
+    if "textual" in sys.modules:
+        raise RuntimeError("the display must be set up before Textual is imported")
     if args.fps:
         os.environ["TEXTUAL_FPS"] = str(args.fps)
-    system = _COLOR_SYSTEMS[args.colors]
+    system = color_system(args.colors, os.environ)
     if system is None:
         os.environ["NO_COLOR"] = "1"
-    elif system != "auto":
+    else:
         os.environ["TEXTUAL_COLOR_SYSTEM"] = system
+    _configure_people(args, cfg)
     return float(args.fps) if args.fps else None
+
+
+def _configure_people(args: argparse.Namespace, cfg: Config | None) -> None:
+    from callmon import display
+
+    utc = args.utc if args.utc is not None else bool(cfg and cfg.utc)
+    mask = args.mask if args.mask is not None else bool(cfg and cfg.mask_numbers)
+    display.configure(display.Display(utc=utc, mask_numbers=mask))
 
 
 def _scenario_args(parser: argparse.ArgumentParser) -> None:
@@ -189,10 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         words = list(sys.argv[1:] if argv is None else argv)
-        args = parser.parse_args(words)
-        if args.command is None:
-            # Bare `callmon [--config PATH]` is the monitor, with the monitor's defaults filled in.
-            args = parser.parse_args([*words, "monitor"])
+        args = parser.parse_args(_with_command(words))
         return _dispatch(args)
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
@@ -207,6 +246,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(report(exc), file=sys.stderr)
         return EXIT_RUNTIME
+
+
+def _with_command(words: list[str]) -> list[str]:
+    """`callmon [monitor options]` is the monitor: `callmon --fps 2 --colors 256`, `callmon --filter X`."""
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word in ("-h", "--help", "--version") or word in _COMMANDS:
+            return words
+        if word in _VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return words  # not a command: argparse says so
+    return ["monitor", *words]
 
 
 def _fail(message: str, code: int) -> int:
@@ -258,6 +313,7 @@ def _watch(args: argparse.Namespace) -> int:
     if args.demo:
         from callmon.demo import make_demo
 
+        _configure_people(args, None)
         demo = make_demo()
         pairs = [(s, demo.secrets[s.name]) for s in demo.sources if not args.source or s.name in args.source]
         if args.source and len(pairs) != len(set(args.source)):
@@ -267,12 +323,10 @@ def _watch(args: argparse.Namespace) -> int:
             return asyncio.run(_watch_stream(pairs, [], query, fmt, args.raw, demo.transport(), None))
         return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport(), args.max_time))
     cfg = _selected(_load(args), args.source)
-    pairs, missing = [], []
-    for source in cfg.sources:
-        try:
-            pairs.append((source, credentials.resolve(source)))
-        except credentials.MissingSecret as exc:
-            missing.append(str(exc))
+    _configure_people(args, cfg)
+    found, missing = credentials.resolve_all(cfg.sources)
+    wanted = {source.name: ADAPTERS[source.provider].secret_fields for source in cfg.sources}
+    pairs = [(source, secrets) for source, secrets in found if all(f in secrets for f in wanted[source.name])]
     if not args.once:
         from callmon.history import default_path
 
@@ -393,17 +447,21 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     """The live monitor, on configured sources or on the in-process simulator."""
     import platformdirs
 
+    cfg = None if demo else _selected(_load(args), getattr(args, "source", None))
+    fps = _apply_display(args, cfg)  # before anything imports Textual
+
     from callmon.runtime import live_session
     from callmon.tui.app import CallmonApp, Opener
+    from callmon.tui.monitor import Settings
 
-    fps = _apply_display(args)
     flt = args.filter if hasattr(args, "filter") and args.filter else ""
     try:
         compile_query(flt)
     except QueryError as exc:
         raise UsageError(f"--filter: {exc}") from None
     recent = Path(platformdirs.user_data_dir("callmon")) / "recent-filters.json"
-    if demo:
+    resolve: Callable[[str], dict[str, str]] | None = None
+    if cfg is None:
         from callmon.demo import make_demo
 
         world = make_demo(seed=args.seed, calls=args.calls, speed=args.speed)
@@ -415,19 +473,14 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
             )
 
         title = f"callmon demo · simulator, {args.calls} calls, seed {args.seed}"
+        settings = Settings(initial_filter=flt)
     else:
         from callmon.history import default_path
 
-        cfg = _selected(_load(args), getattr(args, "source", None))
-        ready: list[tuple[Source, dict[str, str]]] = []
-        problems = []
-        for source in cfg.sources:
-            # A source with a secret missing is still shown: "no credentials" in the header, and `c` in the
-            # monitor sets the secret.
-            secrets, missing = credentials.resolve_partly(source)
-            if missing is not None:
-                problems.append(missing)
-            ready.append((source, secrets))
+        config_ = cfg
+        # A source with a secret missing is still shown: "no credentials" in the header, and K in the monitor
+        # sets the secret.
+        ready, problems = credentials.resolve_all(config_.sources)
         if not flt:
             defaults = {s.filter for s, _ in ready if s.filter}
             flt = defaults.pop() if len(defaults) == 1 else ""
@@ -437,15 +490,27 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
                 ready,
                 problems=problems,
                 history_path=default_path(),
-                retention_days=cfg.retention_days,
-                tick_hz=min(cfg.tick_hz, fps or cfg.tick_hz),
+                retention_days=config_.retention_days,
+                tick_hz=min(config_.tick_hz, fps or config_.tick_hz),
                 on_notice=notice,
-                webhooks=cfg.webhooks,
+                webhooks=config_.webhooks,
             )
 
-        title = f"callmon · {cfg.path}"
+        def resolve(name: str) -> dict[str, str]:
+            secrets, _ = credentials.resolve_partly(config_.source(name))
+            return secrets
+
+        title = f"callmon · {config_.path}"
+        settings = Settings(initial_filter=flt, columns=config_.columns or Settings().columns)
     typed_opener: Opener = opener
-    app = CallmonApp(typed_opener, initial_filter=flt, title=title, recent_path=recent)
+    app = CallmonApp(
+        typed_opener,
+        title=title,
+        recent_path=recent,
+        settings=settings,
+        config_path=None if cfg is None else cfg.path,
+        resolve_secrets=resolve,
+    )
     app.run()
     return EXIT_RUNTIME if app.return_code else EXIT_OK
 

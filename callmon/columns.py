@@ -7,15 +7,16 @@ the layout or force a re-measure of 100k rows.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from callmon.model import Call, Status
+from callmon import display
+from callmon.model import FAILURES, Call, Status
+
+__all__ = ["BY_NAME", "COLUMNS", "DEFAULT_ORDER", "FAILURES", "SEPARATOR", "STATUS_GLYPH", "Column", "fit"]
 
 # Vocabulary order: live states first, then outcomes, so a sort by status groups what needs attention.
 STATUS_ORDER = {status: i for i, status in enumerate(Status)}
@@ -30,11 +31,11 @@ STATUS_GLYPH = {
     Status.CANCELED: "⊗",
     Status.UNKNOWN: "?",
 }
-FAILURES = frozenset({Status.FAILED, Status.BUSY, Status.NO_ANSWER, Status.CANCELED})
 
 
 def live_seconds(call: Call, now: float) -> int | None:
-    """Duration to show: the provider's once ended; while live, time since answer (or since dialing)."""
+    """What DUR shows, sorts and filters on: once ended, the call's duration; while live, the time since it
+    was answered (or, not answered yet, since it was dialled), ticking."""
     if call.status.active:
         anchor = call.answered_at or call.started_at
         return None if anchor is None else max(0, int(now - anchor.timestamp()))
@@ -61,18 +62,6 @@ def age_text(call: Call, now: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
-
-
-def local_time(value: datetime | None) -> str:
-    # The zone is part of the key: a process can change it (TZ and time.tzset(), as the snapshot tests do).
-    return "" if value is None else _local_clock(value, time.tzname, time.timezone, time.altzone)
-
-
-@lru_cache(maxsize=4096)
-def _local_clock(value: datetime, *zone: object) -> str:
-    # Converting to the local zone and formatting takes 8 us, most of what drawing a row costs, and the same
-    # few dozen start times are drawn again and again (each redraw of a row, each check of a changed one).
-    return value.astimezone().strftime("%H:%M:%S")
 
 
 def _newest_first(call: Call) -> float | None:
@@ -107,7 +96,17 @@ class Column:
     value: Callable[[Call], Any]  # what it sorts by: a value the call already holds where possible
     kind: str  # "text", "int", "float" or "time": the type of `value`
     right: bool = False
-    live: bool = False  # changes with the clock while a call is active
+    live: bool = False  # its text changes with the clock (durations while live, ages)
+    # Sorts by a value that changes with the clock (a live call's duration): the view sorts it as of one
+    # moment (`value_at`), and sorts again now and then.
+    timed: bool = False
+    stretch: int = 0  # may grow up to this width when it is the last column shown and there is room
+
+    def value_at(self, now: float) -> Callable[[Call], Any]:
+        """The sort value as of `now` (the same as `value` for a column that is not timed)."""
+        if self.name == "dur":
+            return lambda call: live_seconds(call, now)
+        return self.value
 
     def nulls(self, reverse: bool) -> tuple[Any, ...]:
         """The sentinels unknown values can sort as, preferred first; the last lies past every value."""
@@ -116,12 +115,12 @@ class Column:
     def null(self, reverse: bool) -> Any:
         return self.nulls(reverse)[-1]
 
-    def entry(self, reverse: bool, null: Any = None) -> EntryOf:
+    def entry(self, reverse: bool, null: Any = None, now: float = 0.0) -> EntryOf:
         """A call's row in the sorted lists: (value, first seen, key), an unknown value as `null` (by default
         the sentinel past every value). Ties go in the order callmon first saw the calls (the key settles the
         rare equal times): that is the order the view already holds them in, so a stable sort on the value
         alone puts every row in place."""
-        value = self.value
+        value = self.value_at(now)
         if null is None:
             null = self.null(reverse)
 
@@ -139,24 +138,24 @@ def _float(value: float | None) -> float | None:
 COLUMNS: tuple[Column, ...] = (
     Column("status", "STATUS", 13, lambda c, now: f"{STATUS_GLYPH[c.status]} {c.status.value}",
            lambda c: STATUS_ORDER[c.status], "int"),
-    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), attrgetter("duration_s"),
-           "int", right=True, live=True),
     Column("age", "AGE", 4, age_text, _newest_first, "float", right=True, live=True),
+    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", attrgetter("campaign"), "text"),
+    Column("to", "TO", 14, lambda c, now: display.number(c.to) or "", attrgetter("to"), "text"),
+    Column("reason", "REASON", 22, lambda c, now: c.reason or c.raw_status or "",
+           lambda c: c.reason or c.raw_status, "text", stretch=48),
+    Column("dur", "DUR", 6, lambda c, now: clock_text(live_seconds(c, now)), attrgetter("duration_s"),
+           "int", right=True, live=True, timed=True),
     Column("source", "SOURCE", 14, lambda c, now: c.source, attrgetter("source"), "text"),
     Column("id", "CALL ID", 22, lambda c, now: c.call_id, attrgetter("call_id"), "text"),
-    Column("campaign", "CAMPAIGN", 16, lambda c, now: c.campaign or "", attrgetter("campaign"), "text"),
-    Column("to", "TO", 15, lambda c, now: c.to or "", attrgetter("to"), "text"),
-    Column("started", "STARTED", 8, lambda c, now: local_time(c.started_at), attrgetter("started_at"),
+    Column("started", "STARTED", 12, lambda c, now: display.clock(c.started_at, now), attrgetter("started_at"),
            "time"),
     Column("cost", "COST", 9,
            lambda c, now: "" if c.cost is None else f"{c.cost:.2f} {c.currency or ''}".rstrip(),
            lambda c: _float(c.cost), "float", right=True),
-    Column("reason", "REASON", 30, lambda c, now: c.reason or c.raw_status or "",
-           lambda c: c.reason or c.raw_status, "text"),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COLUMNS}
+DEFAULT_ORDER = tuple(c.name for c in COLUMNS)
 SEPARATOR = 1
-TOTAL_WIDTH = sum(c.width for c in COLUMNS) + SEPARATOR * (len(COLUMNS) - 1)
 
 
 def fit(text: str, width: int, *, right: bool = False) -> str:

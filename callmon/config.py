@@ -33,7 +33,7 @@ _LIMITS = {
     "retry_after_max": (1, 86_400, False),
 }
 _COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled", "timezone", *_LIMITS}
-_TOP = {"sources", "tick_hz", "retention_days", "webhooks"}
+_TOP = {"sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers"}
 # Keys that look like a secret were put in the wrong place: secrets live in the keyring or env.
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
 # Values that look like one, whatever their key: well-known token formats...
@@ -79,6 +79,9 @@ class Config:
     tick_hz: float = 4.0
     retention_days: float = 7.0
     webhooks: Webhooks = field(default_factory=Webhooks)
+    columns: tuple[str, ...] | None = None  # the monitor's columns, in order (`C` in the monitor saves them)
+    utc: bool = False  # show times in UTC rather than the local zone
+    mask_numbers: bool = False  # show phone numbers masked (+9198•••••463)
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -148,13 +151,48 @@ def parse(text: str, path: Path | None = None) -> Config:
             sources.append(source)
     tick = _number(data.get("tick_hz", 4.0), "tick_hz", locate, low=0.5, high=30)
     retention = _number(data.get("retention_days", 7.0), "retention_days", locate, low=0, high=3650)
+    for key in ("utc", "mask_numbers"):
+        if not isinstance(data.get(key, False), bool):
+            raise ConfigError(f"{locate.key(None, key)}: {key} must be true or false")
     return Config(
         path=path,
         sources=tuple(sources),
         tick_hz=tick,
         retention_days=retention,
         webhooks=_webhooks(data, locate),
+        columns=_columns(data.get("columns"), locate),
+        utc=data.get("utc", False),
+        mask_numbers=data.get("mask_numbers", False),
     )
+
+
+def _columns(value: Any, locate: _Locator) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    from callmon.columns import BY_NAME
+
+    where = locate.key(None, "columns")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: columns must be a list of column names ({', '.join(BY_NAME)})")
+    unknown = [v for v in value if v not in BY_NAME]
+    if unknown:
+        raise ConfigError(f"{where}: unknown column {_safe(unknown[0])!r} (one of: {', '.join(BY_NAME)})")
+    return ("status", *dict.fromkeys(v for v in value if v != "status"))
+
+
+def with_columns(text: str, order: list[str]) -> str:
+    """The config text with its top-level `columns = [...]` set to `order` (replaced, or added above the first
+    table); every other line, comment and blank stays as it was."""
+    line = "columns = [" + ", ".join(f'"{name}"' for name in order) + "]"
+    lines = text.splitlines()
+    first_table = next((i for i, row in enumerate(lines) if re.match(r"^\s*\[", row)), len(lines))
+    for i in range(first_table):
+        if re.match(r"^\s*columns\s*=", lines[i]):
+            lines[i] = line
+            break
+    else:
+        lines[first_table:first_table] = [line, ""] if first_table < len(lines) else [line]
+    return "\n".join(lines) + "\n"
 
 
 def _webhooks(data: Mapping[str, Any], locate: _Locator) -> Webhooks:

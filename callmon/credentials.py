@@ -12,7 +12,7 @@ import importlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Literal, TypeVar
@@ -135,10 +135,17 @@ class Keyring:
 
     timeout: float = dataclass_field(default_factory=_timeout)
     _backend: Any = None
+    _unavailable: CredentialError | None = None  # asked once: a missing keyring is not asked again per secret
 
     def backend(self) -> Any:
+        if self._unavailable is not None:
+            raise self._unavailable
         if self._backend is None:
-            self._backend = _call(_load_backend, "find a keyring", self.timeout)
+            try:
+                self._backend = _call(_load_backend, "find a keyring", self.timeout)
+            except CredentialError as exc:
+                self._unavailable = exc
+                raise
         return self._backend
 
     def get(self, source: str, field: str) -> str | None:
@@ -247,6 +254,36 @@ def resolve_partly(
             continue
         secrets[field] = found[0]
     return secrets, missing
+
+
+def resolve_all(
+    sources: Sequence[Source], *, environ: Mapping[str, str] | None = None, keyring: Keyring | None = None
+) -> tuple[list[tuple[Source, dict[str, str]]], list[str]]:
+    """Every source with the secrets found for it, and what to tell the user about those missing: why the
+    keyring cannot help, once, then one short line per source naming what to set."""
+    store = keyring if keyring is not None else _default
+    pairs: list[tuple[Source, dict[str, str]]] = []
+    lines: list[str] = []
+    keyring_problem: str | None = None
+    for source in sources:
+        secrets: dict[str, str] = {}
+        for field in ADAPTERS[source.provider].secret_fields:
+            try:
+                found = lookup(source.name, field, environ=environ, keyring=store)
+            except CredentialError as exc:
+                keyring_problem = keyring_problem or str(exc)
+                found = None
+            if found is None:
+                lines.append(
+                    f"source {source.name!r}: no {field}: set {env_name(source.name, field)}"
+                    + ("" if keyring_problem else f" or run `callmon auth set {source.name} {field}`")
+                )
+            else:
+                secrets[field] = found[0]
+        pairs.append((source, secrets))
+    if keyring_problem and lines:
+        lines.insert(0, keyring_problem)
+    return pairs, lines
 
 
 async def store_async(source: str, field: str, secret: str, keyring: Keyring | None = None) -> None:

@@ -6,8 +6,9 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
+from callmon import display
 from callmon.model import RECORD_FIELDS, Call
 from callmon.redact import scrub
 from callmon.text import clean
@@ -30,17 +31,39 @@ def _cell(call: Call, attr: str) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return display.wall_clock(value)
+    if attr in ("to", "from_"):
+        return display.number(value) or "-"
     return clean(str(value))
+
+
+def _headers() -> list[str]:
+    # The zone the table's times are in is named once, in its header.
+    return [f"{title} ({display.zone_short()})" if attr == "started_at" else title for attr, title in TABLE_COLUMNS]
 
 
 # Widths for a streamed table, where rows arrive over time and cannot be measured together.
 STREAM_WIDTHS = (11, 16, 36, 18, 15, 19, 5, 40)
 
 
+def record(call: Call, *, raw: bool = False) -> dict[str, object]:
+    """The JSON record as printed and exported: phone numbers masked when masking is on."""
+    out = call.record(include_raw=raw)
+    if display.current().mask_numbers:
+        numbers = {call.to, call.from_} - {None}
+        out["to"], out["from"] = display.number(call.to), display.number(call.from_)
+        if raw and numbers:
+            text = json.dumps(out["raw"], ensure_ascii=False)
+            for number in numbers:
+                assert number is not None
+                text = text.replace(number, display.mask_number(number))
+            out["raw"] = json.loads(text)
+    return out
+
+
 def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) -> str:
     rows = [[_cell(c, attr)[:max_width] for attr, _ in TABLE_COLUMNS] for c in calls]
-    headers = [title for _, title in TABLE_COLUMNS]
+    headers = _headers()
     if fixed:
         widths = list(STREAM_WIDTHS)
         rows = [[v[:w] for v, w in zip(r, widths, strict=True)] for r in rows]
@@ -54,7 +77,7 @@ def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) ->
 def json_line(call: Call, *, raw: bool = False) -> str:
     # allow_nan=False: a record never holds NaN or an infinity (callmon.model), and if one ever did, valid
     # JSON out matters more than this line.
-    return json.dumps(call.record(include_raw=raw), ensure_ascii=True, default=str, allow_nan=False)
+    return json.dumps(record(call, raw=raw), ensure_ascii=True, default=str, allow_nan=False)
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
@@ -68,7 +91,7 @@ def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "json":
         return (
             json.dumps(
-                [c.record(include_raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
+                [record(c, raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
             )
             + "\n"
         )
@@ -104,8 +127,8 @@ def csv_text(calls: Iterable[Call]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(RECORD_FIELDS)
     for call in calls:
-        record = call.record()
-        writer.writerow(["" if record[f] is None else _csv_safe(record[f]) for f in RECORD_FIELDS])
+        row = record(call)
+        writer.writerow(["" if row[f] is None else _csv_safe(row[f]) for f in RECORD_FIELDS])
     return buffer.getvalue()
 
 

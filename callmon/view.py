@@ -14,7 +14,7 @@ import gc
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, count, islice
 from operator import attrgetter, eq, itemgetter, le
@@ -78,9 +78,9 @@ _STATUS = attrgetter("status")  # mapped in C: a generator costs a Python frame 
 _RELEASE_PER_APPLY = 4  # sublists of old rows freed per batch: ~4,000 tuples, well under a millisecond
 
 
-def _rows(column: Column, null: Any, calls: Iterable[tuple[Key, Call]]) -> list[Entry]:
+def _rows(column: Column, null: Any, calls: Iterable[tuple[Key, Call]], now: float) -> list[Entry]:
     """Column.entry's rows for many calls at once, without a function call per call."""
-    get = column.value
+    get = column.value_at(now)
     return [(null if (v := get(call)) is None else v, call.first_seen, key) for key, call in calls]
 
 
@@ -137,6 +137,7 @@ class CallView:
         reverse: bool = True,
         query: Query | None = None,
         failures_only: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # The view's own copy: each call as of the last batch applied, so the sorted lists always agree with
         # it, whatever the store has taken in since (and a paused display simply stops applying batches).
@@ -145,8 +146,12 @@ class CallView:
         self.reverse = reverse
         self.query = query or compile_query("")
         self.failures_only = failures_only
+        self.clock = clock
+        # The moment a timed column (a live call's duration) was sorted as of: entries must be reproducible to
+        # be found again, so they are computed as of this moment until the next sort (`resort_timed`).
+        self._epoch = clock()
         self._null = BY_NAME[sort].null(reverse)  # what the rows hold for an unknown value (set by a sort)
-        self._entry = BY_NAME[sort].entry(reverse, self._null)
+        self._entry = BY_NAME[sort].entry(reverse, self._null, self._epoch)
         self._master: SortedList = SortedList()
         self._retired: list[list[Entry]] = []
         # Whether self.calls is held in arrival order (first seen, then key). New calls arrive last and were seen
@@ -218,7 +223,7 @@ class CallView:
         query, failures = self.query, self.failures_only
         if query.empty and not failures:
             return None
-        now = time.time()
+        now = self.clock()
         predicate = query.predicate
         if predicate is None:
             return lambda call: call.status in FAILURES
@@ -255,7 +260,9 @@ class CallView:
             self._shown_keys = set()
             self._shown_counts = Counter()
             return
-        calls = self.query.select(self.calls.values(), statuses=FAILURES if self.failures_only else None)
+        calls = self.query.select(
+            self.calls.values(), self.clock(), statuses=FAILURES if self.failures_only else None
+        )
         keys = [call.key for call in calls]
         self._shown_keys = set(keys)
         self._shown = self._shown_rows(zip(keys, calls, strict=True))
@@ -266,7 +273,7 @@ class CallView:
         sort order."""
         if len(self._shown_keys) * 4 < len(self.calls):
             # A selective filter: sorting the few rows it keeps beats walking the whole master.
-            rows = _rows(BY_NAME[self.sort_column], self._null, shown)
+            rows = _rows(BY_NAME[self.sort_column], self._null, shown, self._epoch)
             if self._in_order:
                 rows.sort(key=_VALUE)
             else:
@@ -275,6 +282,17 @@ class CallView:
         # The master is in order already: picking rows out of it keeps them in order, nothing to sort.
         wanted = self._shown_keys
         return _Rows.of_sorted([row for row in self._master if row[-1] in wanted])
+
+    @property
+    def epoch(self) -> float:
+        """The moment a timed sort (DUR) was computed as of."""
+        return self._epoch
+
+    @property
+    def timed(self) -> bool:
+        """Whether what is shown changes with the clock alone (a filter on age or duration, a sort by
+        duration): `rebuild()` now and then keeps it true."""
+        return BY_NAME[self.sort_column].timed or getattr(self.query, "timed", False)
 
     def set_query(self, query: Query) -> None:
         self.query = query
@@ -300,7 +318,7 @@ class CallView:
         column = BY_NAME[self.sort_column]
         self._retire(self._master)
         self._master = self._sorted(column)
-        self._entry = column.entry(self.reverse, self._null)
+        self._entry = column.entry(self.reverse, self._null, self._epoch)
 
     def _sorted(self, column: Column) -> _Rows:
         """Every call's row, in order. Rows compare as (value, first seen, key), but comparing 100k tuples
@@ -309,7 +327,8 @@ class CallView:
         the preferred sentinel for unknown values keeps)."""
         nulls = column.nulls(self.reverse)
         null, past_all = nulls[0], nulls[-1]
-        rows = _rows(column, null, self.calls.items())
+        self._epoch = self.clock()
+        rows = _rows(column, null, self.calls.items(), self._epoch)
         rows.sort(key=_VALUE)
         rows, self._null = _unknown_last(rows, null, past_all)
         return _Rows.of_sorted(rows)

@@ -100,5 +100,5 @@ async def loaded(pilot: Pilot[Any], app: CallmonApp, count: int | None = None) -
 
     await wait_until(pilot, ready, 15)
     await pilot.pause(0.2)
-    app._show_health()  # what the once-a-second timer does, without waiting for it
+    app.monitor.show_health()  # what the once-a-second timer does, without waiting for it
     await pilot.pause(0.05)

@@ -47,6 +47,8 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
     duration = parse.seconds(call.get("duration"))
     if ended is None and started and duration is not None and status.ended:
         ended = started + timedelta(seconds=duration)
+    elif started and ended:
+        duration = parse.between(started, ended)  # DUR is dialling to hang-up, whatever `duration` counts
     turns = call.get("transcription")
     transcript = tuple(
         TranscriptLine(parse.text(t.get("role")) or "", parse.text(t.get("content")) or "")

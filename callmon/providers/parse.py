@@ -77,6 +77,12 @@ def seconds(value: Any) -> int | None:
     return out if out is not None and 0 <= out <= MAX_SECONDS else None
 
 
+def between(start: datetime, end: datetime) -> int | None:
+    """Whole seconds from `start` to `end`, when that is a plausible duration."""
+    out = round((end - start).total_seconds())
+    return out if 0 <= out <= MAX_SECONDS else None
+
+
 def number(value: Any) -> float | None:
     """A decimal that may use a comma (Velip's "0,050"), within ±10^12."""
     out = _decimal(value)

@@ -79,6 +79,10 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
     if status is Status.COMPLETED and (amd or "").upper() == "MA":
         reason = "answered by machine"
     campaign = parse.text(raw.get("cpid")) or parse.text(raw.get("cp_id"))
+    dest = parse.text(raw.get("dest"))
+    to = e164(dest)
+    if to != dest and dest is not None:
+        details += (("dest as sent", dest),)
     return Call(
         source=source,
         provider=PROVIDER,
@@ -88,18 +92,33 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
         raw_status=raw_status,
         reason=reason,
         direction="outbound",
-        to=parse.text(raw.get("dest")),
+        to=to,
         started_at=dialed,
         answered_at=answered,
         ended_at=ended,
-        duration_s=parse.seconds(raw.get("dur")),
-        billable_s=parse.seconds(raw.get("cdr_sec")),
+        # DUR is dialling to hang-up for every provider; Velip's own `dur` is talk time, as is `cdr_sec`.
+        duration_s=parse.between(dialed, ended) if dialed and ended else parse.seconds(raw.get("dur")),
+        billable_s=parse.seconds(raw.get("cdr_sec"))
+        if raw.get("cdr_sec") not in (None, "")
+        else parse.seconds(raw.get("dur")),
         cost=parse.number(raw.get("value")),
         recording_url=parse.text(raw.get("cdr_url")),
         updated_at=ended or answered or dialed,
         details=details,
         raw=raw,
     )
+
+
+def e164(number: str | None) -> str | None:
+    """A Brazilian number as E.164 (+55...), Velip's country; anything else (a masked `xxxxx877`, a number
+    that is not Brazilian in length) as sent."""
+    if number is None or not number.isascii() or not number.isdigit():
+        return number
+    if len(number) in (12, 13) and number.startswith("55"):
+        return "+" + number
+    if len(number) in (10, 11) and not number.startswith("0"):
+        return "+55" + number
+    return number
 
 
 def _resp_index(key: str) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -17,8 +18,8 @@ from textual.widgets import Input, Static
 from callmon.columns import STATUS_GLYPH
 from callmon.health import SourceHealth, State
 from callmon.model import Status
+from callmon.providers import names
 from callmon.query import QueryError, compile_query
-from callmon.tui.table import STATUS_STYLE
 
 HEALTH_STYLE = {
     State.OK: Style(color="green"),
@@ -29,10 +30,46 @@ HEALTH_STYLE = {
     State.NO_CREDENTIALS: Style(color="bright_red", bold=True),
     State.ERROR: Style(color="bright_red"),
 }
+STATUS_COLOR = {
+    Status.QUEUED: Style(color="bright_black"),
+    Status.RINGING: Style(color="yellow"),
+    Status.IN_PROGRESS: Style(color="bright_cyan", bold=True),
+    Status.COMPLETED: Style(color="green"),
+    Status.NO_ANSWER: Style(color="magenta"),
+    Status.BUSY: Style(color="bright_magenta"),
+    Status.FAILED: Style(color="bright_red", bold=True),
+    Status.CANCELED: Style(color="bright_black", italic=True),
+    Status.UNKNOWN: Style(color="bright_black"),
+}
+BADGE = Style(color="black", bgcolor="yellow", bold=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewState:
+    """What the first header line says about the table: everything a person must never miss first."""
+
+    shown: int
+    total: int
+    counts: Counter[Status]
+    paused: int | None = None  # changes held while the display is paused
+    new_above: int = 0
+    failures_only: bool = False
+    loading: str | None = None  # "loading history 40 %", "starting"
+
+
+def _fit(parts: Sequence[tuple[str, Style]], width: int) -> Text:
+    """The parts that fit in `width`, in order; the first ones always (they are what matters most)."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for i, (text, style) in enumerate(parts):
+        if i and line.cell_len + len(text) > width:
+            break
+        line.append(text, style)
+    return line
 
 
 class HealthBar(Static):
-    """Line 1: each source's state. Line 2: counts by status for the current filter, and N shown of M."""
+    """Line 1: the view (PAUSED, new calls above, N shown of M, failures only, counts by status).
+    Line 2: each source's state, the webhook receiver, the zone times are shown in."""
 
     DEFAULT_CSS = """
     HealthBar { height: 2; background: $boost; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -44,34 +81,42 @@ class HealthBar(Static):
 
     def show(
         self,
+        view: ViewState,
         health: Sequence[SourceHealth],
-        counts: Counter[Status],
-        shown: int,
-        total: int,
         *,
-        paused: int | None = None,
-        failures_only: bool = False,
         receiver: str | None = None,
+        zone: str = "",
+        extra: str | None = None,
     ) -> None:
+        width = max(20, self.size.width - 2)
         now = time.time()
-        line = self._sources_line(health, now, compact=False)
-        if line.cell_len > max(20, self.size.width - 2):
-            line = self._sources_line(health, now, compact=True)
-        if receiver:
-            line.append(f" · hooks {receiver}", Style(dim=True))
-        second = Text(no_wrap=True, overflow="ellipsis")
+        first: list[tuple[str, Style]] = []
+        if view.paused is not None:
+            first.append((f"⏸ PAUSED +{view.paused:,} ", BADGE))
+            first.append((" ", Style()))
+        if view.new_above:
+            first.append((f"▲ {view.new_above:,} new (g) ", Style(color="black", bgcolor="cyan", bold=True)))
+            first.append((" ", Style()))
+        if view.loading:
+            first.append((f"{view.loading}  ", Style(italic=True)))
+        first.append((f"{view.shown:,} shown of {view.total:,}", Style(bold=True)))
+        if view.failures_only:
+            first.append(("  [failures only]", Style(color="bright_red")))
         for status in Status:
-            n = counts.get(status, 0)
+            n = view.counts.get(status, 0)
             if n:
-                second.append(f"{STATUS_GLYPH[status]} {status.value} {n}  ", STATUS_STYLE[status])
-        second.append(f"{shown:,} shown of {total:,}", Style(bold=True))
-        if failures_only:
-            second.append("  [failures only]", Style(color="bright_red"))
-        if paused is not None:
-            second.append(
-                f"  ⏸ PAUSED +{paused:,} changes", Style(color="black", bgcolor="yellow", bold=True)
-            )
-        text = Text("\n").join([line, second])
+                first.append((f"  {STATUS_GLYPH[status]} {status.value} {n:,}", STATUS_COLOR[status]))
+        second = self._sources_line(health, now, compact=False)
+        tail = f"  times: {zone}" if zone else ""
+        if second.cell_len + len(tail) > width:
+            second = self._sources_line(health, now, compact=True)
+        if extra:
+            second.append(f" · {extra}", Style(dim=True))
+        if receiver:
+            second.append(f" · hooks {receiver}", Style(dim=True))
+        if tail and second.cell_len + len(tail) <= width:
+            second.append(tail, Style(dim=True))
+        text = Text("\n").join([_fit(first, width), second])
         fingerprint = (text.plain, tuple((s.start, s.end, str(s.style)) for s in text.spans))
         if fingerprint != self._shown:
             # Redrawn only when it reads differently: an idle monitor writes nothing to the terminal.
@@ -81,11 +126,11 @@ class HealthBar(Static):
     @staticmethod
     def _sources_line(health: Sequence[SourceHealth], now: float, *, compact: bool) -> Text:
         """Every source with its state; compact: a count of healthy ones, then only those needing attention."""
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis")
         if not health:
-            line.append("no sources", Style(dim=True))
+            line.append("no sources yet", Style(dim=True))
             return line
-        shown = [h for h in health if h.state != State.OK] if compact else list(health)
+        shown = [h for h in health if h.state is not State.OK] if compact else list(health)
         if compact:
             healthy = len(health) - len(shown)
             line.append(f"{len(health)} sources: ", Style(bold=True))
@@ -96,22 +141,56 @@ class HealthBar(Static):
             line.append(h.name, Style(bold=True))
             line.append(" ")
             line.append(h.summary(now), HEALTH_STYLE.get(h.state, Style()))
+        line.append("  (h: health)", Style(dim=True))
         return line
 
 
-class FilterBar(Input):
+class TypeAhead:
+    """Keys typed in one read (a fast typist over SSH: "/fail") are queued for the widget that has the focus
+    when they arrive, all of them, before any is handled. So a key that moves the focus ("/" to the filter
+    bar, esc or enter back to the table) is handled here at once, not as a binding after the rest were
+    queued; and a key queued before such a move goes on to where the person's typing now goes, in order."""
+
+    def focus_keys(self) -> dict[str, Callable[[], object]]:
+        """Keys whose action moves the focus away from this widget, and the action (run at once)."""
+        return {}
+
+    async def _on_key(self, event: events.Key) -> None:
+        widget: Any = self
+        focused = widget.screen.focused
+        if focused is not None and focused is not widget:
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        move = self.focus_keys().get(event.key)
+        if move is not None:
+            event.stop()
+            event.prevent_default()
+            move()
+            return
+        await super()._on_key(event)  # type: ignore[misc]
+
+
+def placeholder() -> str:
+    provider = names()[-1] if names() else "NAME"
+    return f"filter: status:failed  provider:{provider}  to:+91*  dur>60  is:active   enter keep · esc back"
+
+
+class FilterBar(TypeAhead, Input):
     """The filter query. Validates as you type: an invalid query is shown in red with the reason and the
-    table keeps its last good filter. Up/down recall recent filters."""
+    table keeps its last good filter; enter does not take an invalid one. Up/down recall recent filters."""
 
     DEFAULT_CSS = """
     FilterBar { height: 1; border: none; padding: 0 1; background: $boost; }
     FilterBar:focus { border: none; background: $panel; }
-    FilterBar.-invalid { color: $error; }
+    FilterBar.-bad-filter { color: $error; text-style: bold; }
     """
     BINDINGS = [
-        Binding("up", "recall(-1)", "Older filter", show=False),
-        Binding("down", "recall(1)", "Newer filter", show=False),
-        Binding("escape", "leave", "Back to table", show=False),
+        Binding("enter", "keep", "Keep filter"),
+        Binding("escape", "leave", "Back to table"),
+        Binding("up", "recall(-1)", "Older filter"),
+        Binding("down", "recall(1)", "Newer filter"),
     ]
 
     @dataclass
@@ -133,32 +212,39 @@ class FilterBar(Input):
         """Back to the table."""
 
     def __init__(self, recent: list[str], *, value: str = "", id: str | None = None) -> None:
-        super().__init__(
-            value=value,
-            placeholder="/ filter: status:failed  provider:vobiz  to:+91*  dur>60  is:active  (? for help)",
-            id=id,
-            select_on_focus=False,
-            compact=True,
-        )
+        super().__init__(value=value, placeholder=placeholder(), id=id, select_on_focus=False, compact=True)
         self.recent = recent
         self._recall: int | None = None
+        self.back_to: Any = None  # the widget esc and enter give the focus back to
+
+    def focus_keys(self) -> dict[str, Callable[[], object]]:
+        return {"escape": self.action_leave, "enter": self.action_keep}
+
+    @property
+    def valid(self) -> bool:
+        return not self.has_class("-bad-filter")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         try:
             compile_query(event.value)
         except QueryError as exc:
-            self.add_class("-invalid")
+            self.add_class("-bad-filter")
             self.post_message(self.QueryInvalid(event.value, str(exc)))
             return
-        self.remove_class("-invalid")
+        self.remove_class("-bad-filter")
         self.post_message(self.QueryChanged(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.has_class("-invalid"):
-            self.post_message(self.QuerySubmitted(event.value))
-            self.post_message(self.Done())
+        self.action_keep()
+
+    def action_keep(self) -> None:
+        if not self.valid:
+            self.app.bell()  # an invalid filter is never taken: the reason stays on screen
+            return
+        self.post_message(self.QuerySubmitted(self.value))
+        self.action_leave()
 
     def action_recall(self, step: int) -> None:
         if not self.recent:
@@ -170,6 +256,8 @@ class FilterBar(Input):
         self.cursor_position = len(self.value)
 
     def action_leave(self) -> None:
+        if self.back_to is not None:
+            self.screen.set_focus(self.back_to)
         self.post_message(self.Done())
 
     def on_blur(self, event: events.Blur) -> None:

@@ -139,7 +139,8 @@ def test_dialgen_check_status_and_on_call_complete() -> None:
         },
     }
     call = dialgen.normalize(hook)
-    assert call.call_id == "call_10" and call.status is Status.NO_ANSWER and call.duration_s == 0
+    # DUR is dialling to hang-up for every provider: for a call nobody answered, the time it rang.
+    assert call.call_id == "call_10" and call.status is Status.NO_ANSWER and call.duration_s == 30
 
 
 def test_velip_seed_record() -> None:
@@ -149,12 +150,15 @@ def test_velip_seed_record() -> None:
     assert rec["call_id"] == "9876545" and rec["status"] == "completed" and rec["raw_status"] == "OK"
     assert rec["campaign"] == "lote-2026-05-06"
     assert rec["cost"] == pytest.approx(0.05)  # "0,050": decimal comma
-    assert rec["duration_s"] == 27 and rec["billable_s"] == 27
+    # DUR is dialling to hang-up (10:00:01 to 10:00:35); Velip's own dur and cdr_sec are talk time.
+    assert rec["duration_s"] == 34 and rec["billable_s"] == 27
     # São Paulo is UTC-3: 10:00:01 local is 13:00:01Z
     assert rec["started_at"] == "2026-05-06T13:00:01Z"
     assert rec["answered_at"] == "2026-05-06T13:00:08Z"
     assert rec["ended_at"] == "2026-05-06T13:00:35Z"
-    assert rec["to"] == "5511999999999" and rec["recording_url"] == "https://..."
+    # E.164 (Velip's numbers are Brazilian), the number as sent kept in the details.
+    assert rec["to"] == "+5511999999999" and rec["recording_url"] == "https://..."
+    assert ("dest as sent", "5511999999999") in call.details
     assert ("DTMF", "resp_1=1 resp_2=12345 resp_3=0") in call.details
     assert ("answered by", "not detected") in call.details
 

@@ -1,0 +1,258 @@
+"""The monitor's overlays: help, source health, the column chooser, the export and credential prompts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from callmon.columns import BY_NAME
+from callmon.health import SourceHealth, State
+from callmon.providers import names
+from callmon.tui import keys
+from callmon.tui.widgets import HEALTH_STYLE
+
+_MODAL = """
+{name} {{ align: center middle; }}
+{name} > Vertical, {name} > VerticalScroll {{ width: {width}; max-width: 100%; height: auto; max-height: 100%;
+    border: round $accent; background: $surface; padding: 0 1; }}
+"""
+
+
+def filter_help() -> str:
+    provider = names()[-1] if names() else "NAME"
+    return f"""\
+Filter language (the / bar, --filter, a source's filter = "...")
+  word               any of id, campaign, from, to, reason, raw status, source, provider, status
+  status:failed,busy the field is one of the values (, is OR); fields: status provider source campaign
+                     id from to direction reason raw
+  -provider:{provider:<8} - negates any term             to:+91*   * is a wildcard over the whole field
+  dur>60  bill>=30   cost>=0.5  age<10m          comparisons: > >= < <= = != ; times take s m h d
+  is:active is:ended                             dur is what the DUR column shows (live calls tick)
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, read off the bindings of the screens it lists, then the filter language."""
+
+    DEFAULT_CSS = _MODAL.format(name="HelpScreen", width=96)
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, sections: Sequence[tuple[str, Sequence[BindingType]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for title, bindings in self.sections:
+            text.append(f"{title}\n", Style(bold=True))
+            for key, description in keys.rows(bindings):
+                text.append(f"  {key:<22}", Style(bold=True, color="cyan"))
+                text.append(f"{description}\n")
+            text.append("\n")
+        text.append(filter_help())
+        with VerticalScroll():
+            yield Static(text, markup=False)
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+def _ago(moment: float | None, now: float) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, round(now - moment))
+    return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60}m ago" if seconds < 7200 else f"{seconds // 3600}h ago"
+
+
+def _in(moment: float | None, now: float) -> str:
+    if moment is None:
+        return "-"
+    return f"in {max(0, round(moment - now))}s"
+
+
+def health_table(health: Sequence[SourceHealth], now: float) -> Table:
+    table = Table(expand=True, show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+    for title in ("source", "state", "last ok", "next", "budget used", "latency", "calls", "requests"):
+        table.add_column(title, no_wrap=True, overflow="ellipsis")
+    for h in health:
+        budget = ", ".join(f"{kind} {used}/{of} per {per:g}s" for kind, (used, of, per) in h.budget.items())
+        table.add_row(
+            Text(h.name, Style(bold=True)),
+            Text(h.summary(now), HEALTH_STYLE.get(h.state, Style())),
+            _ago(h.last_poll, now),
+            _in(h.next_poll, now),
+            budget or "-",
+            "-" if h.latency_ms is None else f"{h.latency_ms:g} ms",
+            f"{h.tracked:,} ({h.active:,} live)",
+            f"{h.requests:,} ({h.rate_limited:,} got 429)",
+        )
+        if h.message:
+            table.add_row("", Text(f"last error {_ago(h.last_error, now)}: {h.message}", Style(color="red")))
+        if h.note:
+            table.add_row("", Text(h.note, Style(color="yellow")))
+        if h.skipped:
+            table.add_row("", Text(f"{h.skipped:,} unreadable record(s) skipped so far", Style(dim=True)))
+    return table
+
+
+class HealthScreen(ModalScreen[None]):
+    """Each source: state, last success, last error, next retry, budget, latency, calls tracked. `r` retries
+    a source stopped by an auth failure (re-reading its secret), `c` sets a missing or rejected one."""
+
+    DEFAULT_CSS = _MODAL.format(name="HealthScreen", width=140) + "HealthScreen Static { width: 1fr; }"
+    BINDINGS = [
+        Binding("escape,q,h", "dismiss", "Close"),
+        Binding("r", "retry", "Retry a source that failed auth"),
+        Binding("c", "credential", "Set a credential"),
+    ]
+
+    @dataclass
+    class RetryRequested(Message):
+        source: str
+
+    class CredentialRequested(Message):
+        pass
+
+    def __init__(self, health: Callable[[], Sequence[SourceHealth]]) -> None:
+        super().__init__()
+        self.health = health
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text("Sources", style="bold"))
+            yield Static(id="health-table", markup=False)
+            yield Label(Text("r retry a source stopped by an auth failure · c set a credential · esc close", style="dim"))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show()
+        self.set_interval(1.0, self._show)
+
+    def _show(self) -> None:
+        self.query_one("#health-table", Static).update(health_table(self.health(), time.time()))
+
+    def action_retry(self) -> None:
+        stopped = [h.name for h in self.health() if h.state in (State.AUTH_FAILED, State.NO_CREDENTIALS)]
+        if not stopped:
+            self.notify("no source is stopped by an auth failure", timeout=3)
+            return
+        self.post_message(self.RetryRequested(stopped[0]))
+
+    def action_credential(self) -> None:
+        self.post_message(self.CredentialRequested())
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+
+class ColumnsScreen(ModalScreen[list[str] | None]):
+    """Which columns to show: space toggles, enter keeps (saved in the config as `columns = [...]`)."""
+
+    DEFAULT_CSS = _MODAL.format(name="ColumnsScreen", width=50)
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "keep", "Keep")]
+
+    def __init__(self, shown: Sequence[str], every: Sequence[str]) -> None:
+        super().__init__()
+        self.shown = list(shown)
+        self.every = list(every)
+
+    def compose(self) -> ComposeResult:
+        order = self.shown + [name for name in self.every if name not in self.shown]
+        with Vertical():
+            yield Label(Text("Columns (STATUS is always first) · space toggles · enter keeps", style="bold"))
+            yield SelectionList[str](
+                *(
+                    Selection(BY_NAME[name].title, name, name in self.shown, disabled=name == "status")
+                    for name in order
+                ),
+                id="columns",
+            )
+
+    def action_keep(self) -> None:
+        chosen = self.query_one("#columns", SelectionList).selected
+        order = ["status", *(name for name in self.shown + self.every if name in chosen and name != "status")]
+        self.dismiss(list(dict.fromkeys(order)))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Asks where to export what is shown; the extension picks the format. An existing file is only
+    overwritten when asked twice."""
+
+    DEFAULT_CSS = _MODAL.format(name="ExportScreen", width=76) + "ExportScreen #export-error { color: $error; }"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, suggestion: str, count: int) -> None:
+        super().__init__()
+        self.suggestion = suggestion
+        self.count = count
+        self._confirmed: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Export the {self.count:,} calls shown to (.csv, .json or .ndjson):")
+            yield Input(value=self.suggestion, id="export-path")
+            yield Label("", id="export-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        error = self.query_one("#export-error", Label)
+        if not path.lower().endswith((".csv", ".json", ".ndjson")):
+            error.update(Text("the file name must end in .csv, .json or .ndjson"))
+            return
+        target = Path(path).expanduser()
+        if target.is_dir():
+            error.update(Text(f"{target} is a directory: name a file"))
+            return
+        if target.exists() and self._confirmed != path:
+            self._confirmed = path
+            error.update(Text(f"{target} exists: enter again to overwrite it, esc to cancel"))
+            return
+        self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CredentialScreen(ModalScreen[str | None]):
+    """Asks for one source's secret, never echoed. The app stores it; this screen only collects it."""
+
+    DEFAULT_CSS = _MODAL.format(name="CredentialScreen", width=76)
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__()
+        self.source, self.field, self.reason = source, field, reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(f"{self.field} for source {self.source}", style="bold"))
+            yield Label(Text(self.reason, style="dim"))
+            yield Input(password=True, placeholder="paste it here (not shown); enter stores it in the OS keyring",
+                        id="secret")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#secret", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
