@@ -105,13 +105,15 @@ class Call:
         if type(self.status) is not Status:
             object.__setattr__(self, "status", _status(self.status))
         masking = redact.active()
-        for name, limit in _TEXT_FIELDS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            safe = _text(value, limit, masking)
-            if safe is not value:
-                object.__setattr__(self, name, safe)
+        texts = [v for v in map(self.__getattribute__, _TEXT_NAMES) if v is not None]
+        # One look at all the text at once: most records are plain, short, secret-free text.
+        if texts and not _plain(texts, masking):
+            for name, limit in _TEXT_FIELDS:
+                value = getattr(self, name)
+                if value is not None:
+                    safe = _text(value, limit, masking)
+                    if safe is not value:
+                        object.__setattr__(self, name, safe)
         for name in _TIME_FIELDS:
             value = getattr(self, name)
             if value is not None and not (type(value) is datetime and EARLIEST <= value < LATEST):
@@ -168,7 +170,20 @@ _TEXT_FIELDS: tuple[tuple[str, int], ...] = tuple(
     for f in fields(Call)
     if f.type in ("str", "str | None")
 )
+_TEXT_NAMES = tuple(name for name, _ in _TEXT_FIELDS)
+assert _TEXT_NAMES[:3] == ("source", "provider", "call_id")
 _TIME_FIELDS = tuple(f.name for f in fields(Call) if f.type == "datetime | None")
+
+
+def _plain(texts: list[Any], masking: bool) -> bool:
+    """Whether every text field is a string already as the record would keep it."""
+    if not all(type(t) is str for t in texts):
+        return False
+    joined = "\x20".join(texts)
+    if not joined.isprintable() or (masking and redact.contains_secret(joined)):
+        return False
+    # source, provider and call_id come first (they are never None) and have the shorter limit.
+    return max(map(len, texts)) <= MAX_TEXT and max(map(len, texts[:3])) <= MAX_ID
 
 
 def _status(value: object) -> Status:

@@ -31,6 +31,7 @@ from callmon.runtime import Session
 from callmon.store import Change, Key
 from callmon.tui.detail import DetailScreen
 from callmon.tui.monitor import MonitorScreen, Settings
+from callmon.tui.panels import HealthScreen
 from callmon.webhooks import Receiver
 
 Opener = Callable[[Callable[[str], None]], AbstractAsyncContextManager[Session]]
@@ -180,7 +181,9 @@ class CallmonApp(App[int]):
 
     def _fetch_detail(self, key: Key) -> None:
         if self.session is not None:
-            self.run_worker(self.session.engine.detail(key), group="detail", exclusive=True, exit_on_error=False)
+            self.run_worker(
+                self.session.engine.detail(key), group="detail", exclusive=True, exit_on_error=False
+            )
 
     def _update_detail(self, screen: DetailScreen) -> None:
         if self.session is None:
@@ -223,6 +226,12 @@ class CallmonApp(App[int]):
             self.notify(f"{name}: trying once more", markup=False)
         else:
             self.notify(f"{name}: still no secret: press K to set it", severity="warning", markup=False)
+
+    def on_health_screen_retry_requested(self, message: HealthScreen.RetryRequested) -> None:
+        self.retry_source(message.source)
+
+    def on_health_screen_credential_requested(self, message: HealthScreen.CredentialRequested) -> None:
+        self.monitor.action_credential()
 
     # -- files the monitor writes -----------------------------------------------------------------------------
 
@@ -279,7 +288,9 @@ class CallmonApp(App[int]):
                 text = path.read_text(encoding="utf-8")
                 write_private(path, with_columns(text, order))
             except (OSError, FileError) as exc:
-                self.post_message(Notice(f"columns not saved to {path}: {getattr(exc, 'strerror', None) or exc}"))
+                self.post_message(
+                    Notice(f"columns not saved to {path}: {getattr(exc, 'strerror', None) or exc}")
+                )
 
         self.run_worker(write, thread=True, group="columns")
 

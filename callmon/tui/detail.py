@@ -104,14 +104,14 @@ def cdr_table(call: Call, via: str | None, now: float) -> Table:
     return table
 
 
-def timeline_table(events_: Sequence[StatusEvent]) -> RenderableType:
+def timeline_table(events_: Sequence[StatusEvent], now: float) -> RenderableType:
     if not events_:
         return Text("no status changes recorded yet", LABEL)
     table = Table.grid(padding=(0, 2))
     for event in events_:
         at = datetime.fromtimestamp(event.at).astimezone()
         table.add_row(
-            Text(display.clock(at), LABEL),
+            Text(display.clock(at, now), LABEL),
             Text(f"{STATUS_GLYPH[event.status]} {event.status.value}", STATUS_COLOR[event.status]),
             Text(event.raw_status or "", LABEL),
             Text(f"by {event.via}", LABEL),
@@ -123,7 +123,9 @@ def transcript_text(call: Call) -> RenderableType:
     if not call.transcript:
         adapter = ADAPTERS.get(call.provider)
         live = adapter is not None and adapter.live_transcript and call.status.active
-        return Text("no transcript yet (it appears here as the call goes on)" if live else "no transcript", LABEL)
+        return Text(
+            "no transcript yet (it appears here as the call goes on)" if live else "no transcript", LABEL
+        )
     text = Text()
     for line in call.transcript:
         if line.role:
@@ -147,7 +149,9 @@ def title_line(call: Call, now: float) -> Text:
     return text
 
 
-_JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)')
+_JSON_TOKEN = re.compile(
+    r'("(?:[^"\\]|\\.)*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)'
+)
 _KEY, _STRING, _LITERAL, _NUMBER = (
     Style(color="cyan"),
     Style(color="green"),
@@ -298,7 +302,7 @@ class DetailScreen(Screen[None]):
         self.title = f"{call.source} {call.call_id}"
         self.query_one("#title", Static).update(title_line(call, now))
         self.query_one("#cdr", Static).update(cdr_table(call, self.via, now))
-        self.query_one("#timeline", Static).update(timeline_table(self.timeline))
+        self.query_one("#timeline", Static).update(timeline_table(self.timeline, now))
         pane = self.query_one("#transcript-pane", Pane)
         at_end = pane.scroll_y >= pane.max_scroll_y - 1
         self.query_one("#transcript", Static).update(transcript_text(call))
@@ -321,11 +325,12 @@ class DetailScreen(Screen[None]):
 
     def action_copy_raw(self) -> None:
         self.app.copy_to_clipboard(raw_text(self.call))
-        self.notify("asked the terminal to copy the raw JSON (OSC 52: some terminals ignore it)", markup=False)
+        self.notify(
+            "asked the terminal to copy the raw JSON (OSC 52: some terminals ignore it)", markup=False
+        )
 
     def action_refresh(self) -> None:
         self.post_message(self.RefreshRequested(self.key))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
-

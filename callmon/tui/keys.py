@@ -51,5 +51,7 @@ def rows(items: Iterable[BindingType]) -> list[tuple[str, str]]:
         if not binding.description:
             continue
         keys = [key_name(k.strip()) for k in binding.key.split(",")]
-        merged.setdefault(binding.description, []).extend(k for k in keys if k not in merged.get(binding.description, []))
+        merged.setdefault(binding.description, []).extend(
+            k for k in keys if k not in merged.get(binding.description, [])
+        )
     return [(" ".join(keys), description) for description, keys in merged.items()]

@@ -153,7 +153,7 @@ class MonitorScreen(Screen[None]):
                 paused=len(self.held) if self.paused else None,
                 new_above=self.table.new_above,
                 failures_only=self.view.failures_only,
-                loading=self.starting or app.failure,
+                loading=app.failure or self.starting,
             ),
             health,
             receiver=app.receiver_text(),
@@ -282,13 +282,7 @@ class MonitorScreen(Screen[None]):
     def action_health(self) -> None:
         session = self.callmon.session
         if session is not None:
-            self.app.push_screen(HealthScreen(session.engine.health))
-
-    def on_health_screen_retry_requested(self, message: HealthScreen.RetryRequested) -> None:
-        self.callmon.retry_source(message.source)
-
-    def on_health_screen_credential_requested(self, message: HealthScreen.CredentialRequested) -> None:
-        self.action_credential()
+            self.app.push_screen(HealthScreen(session.engine.health, self.clock))
 
     def action_choose_columns(self) -> None:
         def done(order: list[str] | None) -> None:
@@ -335,14 +329,18 @@ class MonitorScreen(Screen[None]):
         key = self.table.highlight
         if key is not None:
             self.app.copy_to_clipboard(key[1])
-            self.notify(f"asked the terminal to copy {key[1]} (OSC 52: some terminals ignore it)", markup=False)
+            self.notify(
+                f"asked the terminal to copy {key[1]} (OSC 52: some terminals ignore it)", markup=False
+            )
 
     def action_copy_raw(self) -> None:
         key = self.table.highlight
         call = self.view.calls.get(key) if key is not None else None
         if call is not None:
             self.app.copy_to_clipboard(raw_text(call))
-            self.notify("asked the terminal to copy the raw JSON (OSC 52: some terminals ignore it)", markup=False)
+            self.notify(
+                "asked the terminal to copy the raw JSON (OSC 52: some terminals ignore it)", markup=False
+            )
 
     # -- the command palette ----------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -74,7 +73,13 @@ def _ago(moment: float | None, now: float) -> str:
     if moment is None:
         return "never"
     seconds = max(0, round(now - moment))
-    return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60}m ago" if seconds < 7200 else f"{seconds // 3600}h ago"
+    return (
+        f"{seconds}s ago"
+        if seconds < 120
+        else f"{seconds // 60}m ago"
+        if seconds < 7200
+        else f"{seconds // 3600}h ago"
+    )
 
 
 def _in(moment: float | None, now: float) -> str:
@@ -83,29 +88,28 @@ def _in(moment: float | None, now: float) -> str:
     return f"in {max(0, round(moment - now))}s"
 
 
-def health_table(health: Sequence[SourceHealth], now: float) -> Table:
-    table = Table(expand=True, show_edge=False, pad_edge=False, box=None, padding=(0, 1))
-    for title in ("source", "state", "last ok", "next", "budget used", "latency", "calls", "requests"):
-        table.add_column(title, no_wrap=True, overflow="ellipsis")
+def health_text(health: Sequence[SourceHealth], now: float) -> Text:
+    """Each source as a few lines: its state and numbers, then its budget, last error and notes."""
+    text = Text()
+    width = max((len(h.name) for h in health), default=0) + 2
+    indent = " " * width
     for h in health:
+        text.append(h.name.ljust(width), Style(bold=True))
+        text.append(h.summary(now), HEALTH_STYLE.get(h.state, Style()))
+        text.append(f"   last ok {_ago(h.last_poll, now)} · next {_in(h.next_poll, now)}")
+        latency = "-" if h.latency_ms is None else f"{h.latency_ms:g} ms"
+        text.append(f" · latency {latency} · calls {h.tracked:,} ({h.active:,} live)")
+        text.append(f" · requests {h.requests:,} ({h.rate_limited:,} got 429)\n")
         budget = ", ".join(f"{kind} {used}/{of} per {per:g}s" for kind, (used, of, per) in h.budget.items())
-        table.add_row(
-            Text(h.name, Style(bold=True)),
-            Text(h.summary(now), HEALTH_STYLE.get(h.state, Style())),
-            _ago(h.last_poll, now),
-            _in(h.next_poll, now),
-            budget or "-",
-            "-" if h.latency_ms is None else f"{h.latency_ms:g} ms",
-            f"{h.tracked:,} ({h.active:,} live)",
-            f"{h.requests:,} ({h.rate_limited:,} got 429)",
-        )
+        if budget:
+            text.append(f"{indent}budget used: {budget}\n", Style(dim=True))
         if h.message:
-            table.add_row("", Text(f"last error {_ago(h.last_error, now)}: {h.message}", Style(color="red")))
+            text.append(f"{indent}last error {_ago(h.last_error, now)}: {h.message}\n", Style(color="red"))
         if h.note:
-            table.add_row("", Text(h.note, Style(color="yellow")))
+            text.append(f"{indent}{h.note}\n", Style(color="yellow"))
         if h.skipped:
-            table.add_row("", Text(f"{h.skipped:,} unreadable record(s) skipped so far", Style(dim=True)))
-    return table
+            text.append(f"{indent}{h.skipped:,} unreadable record(s) skipped so far\n", Style(dim=True))
+    return text
 
 
 class HealthScreen(ModalScreen[None]):
@@ -126,15 +130,23 @@ class HealthScreen(ModalScreen[None]):
     class CredentialRequested(Message):
         pass
 
-    def __init__(self, health: Callable[[], Sequence[SourceHealth]]) -> None:
+    def __init__(
+        self, health: Callable[[], Sequence[SourceHealth]], clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__()
         self.health = health
+        self.clock = clock
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text("Sources", style="bold"))
             yield Static(id="health-table", markup=False)
-            yield Label(Text("r retry a source stopped by an auth failure · c set a credential · esc close", style="dim"))
+            yield Label(
+                Text(
+                    "r retry a source stopped by an auth failure · c set a credential · esc close",
+                    style="dim",
+                )
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -142,7 +154,7 @@ class HealthScreen(ModalScreen[None]):
         self.set_interval(1.0, self._show)
 
     def _show(self) -> None:
-        self.query_one("#health-table", Static).update(health_table(self.health(), time.time()))
+        self.query_one("#health-table", Static).update(health_text(self.health(), self.clock()))
 
     def action_retry(self) -> None:
         stopped = [h.name for h in self.health() if h.state in (State.AUTH_FAILED, State.NO_CREDENTIALS)]
@@ -194,7 +206,9 @@ class ExportScreen(ModalScreen[str | None]):
     """Asks where to export what is shown; the extension picks the format. An existing file is only
     overwritten when asked twice."""
 
-    DEFAULT_CSS = _MODAL.format(name="ExportScreen", width=76) + "ExportScreen #export-error { color: $error; }"
+    DEFAULT_CSS = (
+        _MODAL.format(name="ExportScreen", width=76) + "ExportScreen #export-error { color: $error; }"
+    )
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, suggestion: str, count: int) -> None:

@@ -167,12 +167,12 @@ class CallTable(TypeAhead, ScrollView, can_focus=True):
     CallTable > .calltable--mark-changed { color: $warning; text-style: bold; }
     CallTable > .calltable--mark-ended { color: $secondary; text-style: bold; }
     CallTable > .calltable--queued { color: $text-muted; }
-    CallTable > .calltable--ringing { color: $warning; }
-    CallTable > .calltable--in-progress { color: $accent; text-style: bold; }
-    CallTable > .calltable--completed { color: $success; }
-    CallTable > .calltable--no-answer { color: $secondary; }
-    CallTable > .calltable--busy { color: $secondary-lighten-2; }
-    CallTable > .calltable--failed { color: $error; text-style: bold; }
+    CallTable > .calltable--ringing { color: $text-warning; }
+    CallTable > .calltable--in-progress { color: $text-primary; text-style: bold; }
+    CallTable > .calltable--completed { color: $text-success; }
+    CallTable > .calltable--no-answer { color: $text-secondary; }
+    CallTable > .calltable--busy { color: $text-error; }
+    CallTable > .calltable--failed { color: $text-error; text-style: bold; }
     CallTable > .calltable--canceled { color: $text-muted; text-style: italic; }
     CallTable > .calltable--unknown { color: $text-muted; }
     """
@@ -183,8 +183,8 @@ class CallTable(TypeAhead, ScrollView, can_focus=True):
         Binding("pagedown,space", "page(1)", "Page down", show=False),
         Binding("home,g", "edge(0)", "Top (and follow new calls)", show=False),
         Binding("end,G", "edge(1)", "Bottom", show=False),
-        Binding("right,l", "columns(1)", "Columns to the right", show=False),
-        Binding("left,h", "columns(-1)", "Columns to the left", show=False),
+        Binding("right", "columns(1)", "Columns to the right, a screenful", show=False),
+        Binding("left", "columns(-1)", "Columns to the left, a screenful", show=False),
         Binding("enter", "select", "Details"),
     ]
 

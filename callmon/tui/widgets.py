@@ -41,7 +41,6 @@ STATUS_COLOR = {
     Status.CANCELED: Style(color="bright_black", italic=True),
     Status.UNKNOWN: Style(color="bright_black"),
 }
-BADGE = Style(color="black", bgcolor="yellow", bold=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +70,38 @@ class HealthBar(Static):
     """Line 1: the view (PAUSED, new calls above, N shown of M, failures only, counts by status).
     Line 2: each source's state, the webhook receiver, the zone times are shown in."""
 
+    COMPONENT_CLASSES = {
+        "healthbar--badge",
+        "healthbar--new",
+        "healthbar--failures",
+        *(f"healthbar--{status.value}" for status in Status),
+        *(f"healthbar--{state.name.lower()}" for state in State),
+    }
     DEFAULT_CSS = """
     HealthBar { height: 2; background: $boost; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    HealthBar > .healthbar--badge { background: $warning; color: $background; text-style: bold; }
+    HealthBar > .healthbar--new { background: $primary; color: $background; text-style: bold; }
+    HealthBar > .healthbar--failures { color: $text-error; }
+    HealthBar > .healthbar--queued { color: $text-muted; }
+    HealthBar > .healthbar--ringing { color: $text-warning; }
+    HealthBar > .healthbar--in-progress { color: $text-primary; text-style: bold; }
+    HealthBar > .healthbar--completed { color: $text-success; }
+    HealthBar > .healthbar--no-answer { color: $text-secondary; }
+    HealthBar > .healthbar--busy { color: $text-error; }
+    HealthBar > .healthbar--failed { color: $text-error; text-style: bold; }
+    HealthBar > .healthbar--canceled { color: $text-muted; text-style: italic; }
+    HealthBar > .healthbar--unknown { color: $text-muted; }
+    HealthBar > .healthbar--ok { color: $text-success; }
+    HealthBar > .healthbar--starting { color: $text-muted; }
+    HealthBar > .healthbar--rate_limited { color: $text-warning; }
+    HealthBar > .healthbar--retrying { color: $text-warning; }
+    HealthBar > .healthbar--auth_failed { color: $text-error; text-style: bold; }
+    HealthBar > .healthbar--no_credentials { color: $text-error; text-style: bold; }
+    HealthBar > .healthbar--error { color: $text-error; }
     """
+
+    def style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"healthbar--{name}", partial=True)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
@@ -92,20 +120,20 @@ class HealthBar(Static):
         now = time.time()
         first: list[tuple[str, Style]] = []
         if view.paused is not None:
-            first.append((f"⏸ PAUSED +{view.paused:,} ", BADGE))
+            first.append((f"⏸ PAUSED +{view.paused:,} ", self.style("badge")))
             first.append((" ", Style()))
         if view.new_above:
-            first.append((f"▲ {view.new_above:,} new (g) ", Style(color="black", bgcolor="cyan", bold=True)))
+            first.append((f"▲ {view.new_above:,} new (g) ", self.style("new")))
             first.append((" ", Style()))
         if view.loading:
             first.append((f"{view.loading}  ", Style(italic=True)))
         first.append((f"{view.shown:,} shown of {view.total:,}", Style(bold=True)))
         if view.failures_only:
-            first.append(("  [failures only]", Style(color="bright_red")))
+            first.append(("  [failures only]", self.style("failures")))
         for status in Status:
             n = view.counts.get(status, 0)
             if n:
-                first.append((f"  {STATUS_GLYPH[status]} {status.value} {n:,}", STATUS_COLOR[status]))
+                first.append((f"  {STATUS_GLYPH[status]} {status.value} {n:,}", self.style(status.value)))
         second = self._sources_line(health, now, compact=False)
         tail = f"  times: {zone}" if zone else ""
         if second.cell_len + len(tail) > width:
@@ -123,8 +151,7 @@ class HealthBar(Static):
             self._shown = fingerprint
             self.update(text, layout=False)  # fixed height: a layout pass would repaint the table's scrollbar
 
-    @staticmethod
-    def _sources_line(health: Sequence[SourceHealth], now: float, *, compact: bool) -> Text:
+    def _sources_line(self, health: Sequence[SourceHealth], now: float, *, compact: bool) -> Text:
         """Every source with its state; compact: a count of healthy ones, then only those needing attention."""
         line = Text(no_wrap=True, overflow="ellipsis")
         if not health:
@@ -134,13 +161,13 @@ class HealthBar(Static):
         if compact:
             healthy = len(health) - len(shown)
             line.append(f"{len(health)} sources: ", Style(bold=True))
-            line.append(f"{healthy} ok", HEALTH_STYLE[State.OK])
+            line.append(f"{healthy} ok", self.style("ok"))
         for i, h in enumerate(shown):
             if i or compact:
                 line.append(" · ", Style(dim=True))
             line.append(h.name, Style(bold=True))
             line.append(" ")
-            line.append(h.summary(now), HEALTH_STYLE.get(h.state, Style()))
+            line.append(h.summary(now), self.style(h.state.name.lower()))
         line.append("  (h: health)", Style(dim=True))
         return line
 
