@@ -223,7 +223,7 @@ async def test_health_panel_says_what_is_wrong_and_retries_an_auth_failure(
         assert session is not None
         from callmon.simulator import Faults
 
-        app.simulator.faults["vobiz"] = Faults(ratelimit=False, error_rate=1.0)
+        app.simulator.faults["vobiz"] = Faults(ratelimit=False, error_rate=1.0)  # type: ignore[attr-defined]
         await wait_until(pilot, lambda: next(h for h in session.engine.health() if h.name == "sim-vobiz").state
                          is State.RETRYING, 20)  # fmt: skip
         app.monitor.show_health()

@@ -1,5 +1,5 @@
 """Snapshots of the main screens (pytest-textual-snapshot), on a frozen simulator so every run is identical,
-at 80×24 (what an SSH session opens at) and 160×48.
+at 80x24 (what an SSH session opens at) and 160x48.
 
 Update them after a deliberate UI change with:
     pytest tests/integration/test_snapshots.py --snapshot-update
