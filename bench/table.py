@@ -41,12 +41,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import DataTable
 
-from callmon.columns import COLUMNS
+from callmon.columns import COLUMNS, SEPARATOR
+from callmon.columns import COLUMNS as _ALL
 from callmon.history import History
 from callmon.model import Call, Status
 from callmon.query import compile_query
 from callmon.store import CallStore, Change
-from callmon.tui.table import GUTTER, WIDTH, CallTable
+from callmon.tui.table import GUTTER, CallTable
 from callmon.view import CallView
 
 SIZE = (160, 50)
@@ -221,6 +222,7 @@ async def bench_callmon(calls: list[Call], report: Report) -> None:
         report.add("callmon", "idle 1 s (no changes)", 0.0, WRITTEN[0])
 
 
+WIDTH = GUTTER + sum(c.width + SEPARATOR for c in _ALL)  # every column, the table's full width
 _CONSTANT = Strip([Segment("x" * (WIDTH - GUTTER))], WIDTH - GUTTER)
 
 

@@ -409,7 +409,8 @@ async def _watch_stream(
     sys.stdout.write(output.header(fmt))
 
     def emit(batch: list[Change]) -> None:
-        shown = [c.call for c in batch if query(c.call)]
+        # Calls read back from history are what was printed before: not printed again as changes.
+        shown = [c.call for c in batch if c.kind != "loaded" and query(c.call)]
         if not shown:
             return
         try:

@@ -12,6 +12,7 @@ import importlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -22,6 +23,7 @@ from callmon.config import env_name
 from callmon.providers import ADAPTERS, Source
 
 SERVICE = "callmon"
+UNAVAILABLE_FOR = 30.0  # seconds a missing keyring is taken as missing before it is looked for again
 
 
 def _timeout() -> float:
@@ -135,16 +137,20 @@ class Keyring:
 
     timeout: float = dataclass_field(default_factory=_timeout)
     _backend: Any = None
-    _unavailable: CredentialError | None = None  # asked once: a missing keyring is not asked again per secret
+    # A keyring that could not be found is not looked for again for each secret of a run (each look can take
+    # the whole timeout), but it is looked for again later, or in another session bus: it may have started.
+    _unavailable: tuple[tuple[str, ...], float, CredentialError] | None = None
 
     def backend(self) -> Any:
-        if self._unavailable is not None:
-            raise self._unavailable
+        where = tuple(os.environ.get(name, "") for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"))
+        failed = self._unavailable
+        if failed is not None and failed[0] == where and time.monotonic() - failed[1] < UNAVAILABLE_FOR:
+            raise failed[2]
         if self._backend is None:
             try:
                 self._backend = _call(_load_backend, "find a keyring", self.timeout)
             except CredentialError as exc:
-                self._unavailable = exc
+                self._unavailable = (where, time.monotonic(), exc)
                 raise
         return self._backend
 

@@ -1,7 +1,15 @@
-"""Status history on disk (SQLite, WAL): every status change, and each call's latest record for restarts.
+"""Status history on disk (SQLite, WAL): each call as the store keeps it, for restarts and for history queries.
+
+A row holds what the store holds, in a layout that reads back without re-parsing or re-packing: the record's
+fields in columns (times as epoch seconds), the raw payload as the packed blob (`callmon.packing`, its shape
+numbered by this file's `shapes` table), the status timeline as one JSON array. Read back, a row becomes a
+Call directly, newest first, so a monitor restarted mid-campaign shows what it knew at once and takes in the
+rest in batches while it runs.
 
 One writer thread owns the connection, so the event loop never waits on disk. Each batch is one transaction:
-after a kill -9, everything committed before it is there on the next start.
+after a kill -9, everything committed before it is there on the next start. One process writes a file at a
+time (a lock): a second opens it read-only and says so. A file from an earlier release (schema 1: a JSON
+record per call and an events table) is migrated when opened.
 """
 
 from __future__ import annotations
@@ -9,39 +17,70 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
+import math
 import os
 import sqlite3
+import sys
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
+from callmon import packing
 from callmon.files import FileError, private_dir
-from callmon.model import Status, from_storage, to_storage
+from callmon.model import Call, Status, TranscriptLine, from_storage, trusted
+from callmon.pools import shared
 from callmon.store import CallStore, Change
-from callmon.timeline import newest
 
+SCHEMA_VERSION = 2
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shapes (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS calls (
     source TEXT NOT NULL,
     call_id TEXT NOT NULL,
-    updated REAL NOT NULL,
-    record TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    status TEXT NOT NULL,
+    campaign TEXT,
+    raw_status TEXT,
+    reason TEXT,
+    direction TEXT,
+    from_number TEXT,
+    to_number TEXT,
+    started_at REAL,
+    answered_at REAL,
+    ended_at REAL,
+    duration_s INTEGER,
+    billable_s INTEGER,
+    cost REAL,
+    currency TEXT,
+    recording_url TEXT,
+    updated_at REAL,
+    transcript TEXT,
+    details TEXT,
+    raw BLOB,
+    timeline TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    written REAL NOT NULL,
     PRIMARY KEY (source, call_id)
 );
-CREATE TABLE IF NOT EXISTS events (
-    source TEXT NOT NULL,
-    call_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    status TEXT NOT NULL,
-    raw_status TEXT,
-    via TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_call ON events (source, call_id, at);
-CREATE INDEX IF NOT EXISTS calls_updated ON calls (updated);
+CREATE INDEX IF NOT EXISTS calls_first_seen ON calls (first_seen);
+CREATE INDEX IF NOT EXISTS calls_written ON calls (written);
 """
+_COLUMNS = (
+    "source, call_id, provider, status, campaign, raw_status, reason, direction, from_number, to_number, "
+    "started_at, answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, "
+    "transcript, details, raw, timeline, first_seen, written"
+)
+_INSERT = f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' * 25)})"
+_SELECT = f"SELECT {_COLUMNS} FROM calls"
+BATCH = 10_000  # rows read back per step while the monitor runs
+PRUNE_BATCH = 5_000  # rows deleted per transaction, so a prune never holds the file for long
+_STATUS = {status.value: status for status in Status}
 
 
 class HistoryError(Exception):
@@ -50,6 +89,14 @@ class HistoryError(Exception):
 
 def default_path() -> Path:
     return Path(platformdirs.user_data_dir("callmon")) / "history.sqlite3"
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _moment(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 class History:
@@ -61,14 +108,17 @@ class History:
         self._lock_fd: int | None = None
         self.read_only = False  # another callmon writes this file: this one only reads it
         self.shared_with: str | None = None  # that process's pid
+        self.migrated = 0  # calls moved over from an older file format when opened
+        # This file's shape ids <-> this process's shape numbers (see callmon.packing).
+        self._shape_names: dict[int, tuple[str, ...]] = {}
+        self._file_shape: dict[tuple[str, ...], int] = {}
+        self._dictionary = packing.DICTIONARY
 
     # -- opening ----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating 0700 dir / 0600 file) and prune; raises HistoryError with a one-line reason.
-
-        One process writes a history file at a time (else every status change is recorded twice): the first
-        holds a lock on it, and a second opens it read-only (`read_only`, `shared_with` say so)."""
+        """Open (creating 0700 dir / 0600 file), migrate an older format, prune; raises HistoryError with a
+        one-line reason."""
         self._executor.submit(self._open).result()
 
     def _open(self) -> None:
@@ -79,22 +129,43 @@ class History:
             self.read_only = not self._lock()
             if self.read_only:
                 uri = self.path.resolve().as_uri() + "?mode=ro"
-                db = sqlite3.connect(uri, uri=True, timeout=2.0, isolation_level=None, check_same_thread=False)
+                db = sqlite3.connect(
+                    uri, uri=True, timeout=2.0, isolation_level=None, check_same_thread=False
+                )
             else:
                 db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA quick_check").fetchone()
-            if not self.read_only:
-                db.executescript(SCHEMA)
             self._db = db
             if not self.read_only:
+                old = "events" in self._tables() and "meta" not in self._tables()
+                if old:
+                    # Schema 1 kept its calls under the same name: out of the way first, then read over.
+                    db.executescript(
+                        "DROP INDEX IF EXISTS calls_updated; DROP INDEX IF EXISTS events_call; "
+                        "ALTER TABLE calls RENAME TO calls_v1;"
+                    )
+                db.executescript(SCHEMA)
+                if old:
+                    self._migrate_v1()
+                self._set_meta()
                 self._prune()
+            elif "meta" not in self._tables():
+                raise HistoryError(
+                    f"history {self.path}: written by an older callmon that still runs (pid {self.shared_with}); "
+                    "running without history"
+                )
+            self._read_meta()
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"history {self.path}: {_why(exc)}; running without history") from None
         except (OSError, FileError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise HistoryError(f"history {self.path}: {reason}; running without history") from None
+
+    def _tables(self) -> set[str]:
+        assert self._db is not None
+        return {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     def _lock(self) -> bool:
         """Take the history's writer lock (held until close); False when another process holds it."""
@@ -113,57 +184,196 @@ class History:
         self._lock_fd = fd
         return True
 
-    def _prune(self) -> None:
+    def _set_meta(self) -> None:
         assert self._db is not None
-        cutoff = time.time() - self.retention_days * 86400
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        stored = meta.get("dictionary")
+        if stored is not None and stored != packing.DICTIONARY_ID:
+            self._repack(bytes.fromhex(meta.get("dictionary_bytes", "")))
         with self._db:
             self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
-            self._db.execute("DELETE FROM calls WHERE updated < ?", (cutoff,))
+            for key, value in (
+                ("schema", str(SCHEMA_VERSION)),
+                ("dictionary", packing.DICTIONARY_ID),
+                ("dictionary_bytes", packing.DICTIONARY.hex()),
+            ):
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    # -- reading back -----------------------------------------------------------------------------------------
-
-    def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
-        """Put every remembered call (of `sources`, if given) back into the store; returns how many."""
-        return self._submit_load(store, sources).result()
-
-    async def load(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
-        """load_into without holding up the event loop: 100k calls take seconds to read back, and the
-        monitor keeps drawing meanwhile. Nothing else may touch the store until this returns."""
-        return await asyncio.wrap_future(self._submit_load(store, sources))
-
-    def _submit_load(self, store: CallStore, sources: Iterable[str] | None) -> Future[int]:
-        return self._executor.submit(self._load_into, store, set(sources) if sources is not None else None)
-
-    def _load_into(self, store: CallStore, sources: set[str] | None) -> int:
+    def _read_meta(self) -> None:
         assert self._db is not None
-        # Each call's timeline as Call.timeline holds it: (at, status, raw status, via) flattened, oldest first.
-        timelines: dict[tuple[str, str], list[object]] = {}
-        for source, call_id, at, status, raw_status, via in self._db.execute(
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if int(meta.get("schema", "0")) > SCHEMA_VERSION:
+            raise HistoryError(f"history {self.path}: written by a newer callmon; running without history")
+        if meta.get("dictionary") != packing.DICTIONARY_ID:
+            self._dictionary = bytes.fromhex(meta.get("dictionary_bytes", ""))  # read-only: unpack with it
+        self._read_shapes()
+
+    def _read_shapes(self) -> None:
+        assert self._db is not None
+        self._shape_names = {
+            number: tuple(json.loads(names))
+            for number, names in self._db.execute("SELECT id, names FROM shapes")
+        }
+        self._file_shape = {names: number for number, names in self._shape_names.items()}
+
+    def _repack(self, dictionary: bytes) -> None:
+        """Payloads packed with another dictionary (another callmon version), packed again with this one."""
+        assert self._db is not None
+        self._read_shapes()
+        rows = self._db.execute("SELECT source, call_id, raw FROM calls WHERE raw IS NOT NULL").fetchall()
+        with self._db:
+            self._db.execute("BEGIN")
+            for source, call_id, raw in rows:
+                names = self._shape_names.get(packing.shape_of(raw), ())
+                adopted = packing.adopt(raw, names, dictionary)
+                self._db.execute(
+                    "UPDATE calls SET raw = ? WHERE source = ? AND call_id = ?",
+                    (self._file_blob(adopted), source, call_id),
+                )
+
+    # -- the older format -------------------------------------------------------------------------------------
+
+    def _migrate_v1(self) -> None:
+        """A file from the release before: each call's JSON record and an events table. Read as untrusted
+        (from_storage: that release stored secrets a provider echoed in clear), written in this format, the
+        old tables dropped, in one transaction."""
+        assert self._db is not None
+        db = self._db
+        timelines: dict[tuple[str, str], list[Any]] = {}
+        for source, call_id, at, status, raw_status, via in db.execute(
             "SELECT source, call_id, at, status, raw_status, via FROM events ORDER BY at"
         ):
-            if sources is not None and source not in sources:
-                continue
+            timelines.setdefault((source, call_id), []).extend(
+                (at, _STATUS.get(status, Status.UNKNOWN), raw_status, via)
+            )
+        rows = []
+        for source, call_id, updated, record in db.execute(
+            "SELECT source, call_id, updated, record FROM calls_v1"
+        ):
             try:
-                state = Status(status)
-            except ValueError:
-                state = Status.UNKNOWN
-            timelines.setdefault((source, call_id), []).extend((at, state, raw_status, via))
-        count = 0
-        rows = self._db.execute("SELECT source, call_id, record FROM calls ORDER BY source, call_id")
-        for source, call_id, record in rows:
-            if sources is not None and source not in sources:
-                continue
-            try:
-                # Built once with its timeline: a second, with_changes() copy cost a fifth of the read-back.
                 call = from_storage(json.loads(record), tuple(timelines.get((source, call_id), ())))
             except (ValueError, KeyError, TypeError):
                 continue  # one unreadable row must not cost the rest
+            rows.append(self._row(call, updated))
+        with db:
+            db.execute("BEGIN")
+            db.executemany(_INSERT, rows)
+            db.execute("DROP TABLE calls_v1")
+            db.execute("DROP TABLE events")
+        self.migrated = len(rows)
+
+    # -- reading back -----------------------------------------------------------------------------------------
+
+    def count(self, sources: Iterable[str] | None = None) -> int:
+        return self._executor.submit(self._count, _names(sources)).result()
+
+    def _count(self, sources: tuple[str, ...] | None) -> int:
+        assert self._db is not None
+        where, args = _where(sources)
+        return int(self._db.execute(f"SELECT count(*) FROM calls{where}", args).fetchone()[0])
+
+    def newest(
+        self, limit: int, sources: Iterable[str] | None = None, before: float = math.inf
+    ) -> list[Call]:
+        """Up to `limit` calls first seen before `before`, newest first (blocking: use `read` from a loop)."""
+        return self._executor.submit(self._newest, limit, _names(sources), before).result()
+
+    async def read(
+        self, limit: int, sources: Iterable[str] | None = None, before: float = math.inf
+    ) -> list[Call]:
+        return await asyncio.wrap_future(self._executor.submit(self._newest, limit, _names(sources), before))
+
+    def _newest(self, limit: int, sources: tuple[str, ...] | None, before: float) -> list[Call]:
+        assert self._db is not None
+        where, args = _where(sources, "first_seen < ?" if math.isfinite(before) else None)
+        if math.isfinite(before):
+            args = (*args, before)
+        query = f"{_SELECT}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
+        calls = []
+        for row in self._db.execute(query, (*args, limit)):
+            try:
+                calls.append(self._call(row))
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # one unreadable row must not cost the rest
+        return calls
+
+    async def stream(
+        self, sources: Iterable[str] | None = None, *, start: int = 0, batch: int = BATCH
+    ) -> AsyncIterator[list[Call]]:
+        """Every call, newest first, a batch at a time (each read on the history thread), after the first
+        `start` (those already read with `read`)."""
+        names = _names(sources)
+        before = math.inf
+        if start:
+            first = await asyncio.wrap_future(self._executor.submit(self._newest, start, names, math.inf))
+            if not first:
+                return
+            before = first[-1].first_seen
+        while True:
+            calls = await asyncio.wrap_future(self._executor.submit(self._newest, batch, names, before))
+            if not calls:
+                return
+            yield calls
+            before = calls[-1].first_seen
+            if len(calls) < batch:
+                return
+
+    def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
+        """Put every remembered call (of `sources`, if given) back into the store; returns how many."""
+        calls = self.newest(sys.maxsize, sources)
+        for call in reversed(calls):
             store.load(call)
-            count += 1
-        # Here, on this thread, rather than at the monitor's first sort, on the event loop.
-        store.hold_in_arrival_order()
-        return count
+        return len(calls)
+
+    async def load(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
+        """load_into without holding up the event loop while the file is read."""
+        calls = await self.read(sys.maxsize, sources)
+        for call in reversed(calls):
+            store.load(call)
+        return len(calls)
+
+    def _call(self, row: Sequence[Any]) -> Call:
+        (source, call_id, provider, status, campaign, raw_status, reason, direction, from_, to, started_at,
+         answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, transcript,
+         details, raw, timeline, _first_seen, _written) = row  # fmt: skip
+        events = json.loads(timeline)
+        flat: list[Any] = []
+        for i in range(0, len(events) - 3, 4):
+            flat.extend((events[i], _STATUS.get(events[i + 1], Status.UNKNOWN), events[i + 2], events[i + 3]))
+        call = trusted(
+            source=sys.intern(source),
+            provider=sys.intern(provider),
+            call_id=call_id,
+            status=_STATUS.get(status, Status.UNKNOWN),
+            campaign=campaign,
+            raw_status=raw_status,
+            reason=reason,
+            direction=direction,
+            from_=from_,
+            to=to,
+            started_at=_moment(started_at),
+            answered_at=_moment(answered_at),
+            ended_at=_moment(ended_at),
+            duration_s=duration_s,
+            billable_s=billable_s,
+            cost=cost,
+            currency=currency,
+            recording_url=recording_url,
+            updated_at=_moment(updated_at),
+            transcript=tuple(TranscriptLine(r, t) for r, t in json.loads(transcript)) if transcript else (),
+            details=tuple((k, v) for k, v in json.loads(details)) if details else (),
+            raw=self._process_blob(raw) if raw else packing.EMPTY,
+            timeline=tuple(flat),
+        )
+        changes = shared(call)
+        if changes:
+            for name, value in changes.items():
+                object.__setattr__(call, name, value)  # still only this thread's: sharing costs no copy
+        return call
+
+    def _process_blob(self, blob: bytes) -> packing.Packed:
+        shape = packing.shape_of(packing.Packed(blob))
+        return packing.adopt(blob, self._shape_names.get(shape, ()), self._dictionary)
 
     # -- writing ----------------------------------------------------------------------------------------------
 
@@ -174,20 +384,80 @@ class History:
         if self._db is None or not batch or self.read_only:
             return
         now = time.time()
-        calls = [(c.key[0], c.key[1], now, json.dumps(to_storage(c.call), default=str)) for c in batch]
-        events = [
-            (c.key[0], c.key[1], event.at, event.status.value, event.raw_status, event.via)
-            for c in batch
-            if c.new_events
-            for event in newest(c.call.timeline, c.new_events)
-        ]
+        older = self._older_timelines([c for c in batch if c.kind == "new"])
         try:
             with self._db:
                 self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?)", calls)
-                self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", events)
+                rows = [self._row(c.call, now, older.get(c.key)) for c in batch]
+                self._db.executemany(_INSERT, rows)
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"history {self.path}: {_why(exc)}") from None
+
+    def _older_timelines(self, new: list[Change]) -> dict[tuple[str, str], list[Any]]:
+        """For calls new to this process that the file already knows (polled again before their row was read
+        back, at start-up): the file's events from before this process saw them, to keep."""
+        assert self._db is not None
+        found: dict[tuple[str, str], list[Any]] = {}
+        for change in new:
+            row = self._db.execute(
+                "SELECT timeline, first_seen FROM calls WHERE source = ? AND call_id = ?", change.key
+            ).fetchone()
+            if row is not None and row[1] < change.call.first_seen:
+                events = json.loads(row[0])
+                found[change.key] = [
+                    value for i in range(0, len(events) - 3, 4) if events[i] < change.call.first_seen
+                    for value in events[i : i + 4]
+                ]  # fmt: skip
+        return found
+
+    def _row(self, call: Call, written: float, older: list[Any] | None = None) -> tuple[Any, ...]:
+        timeline: list[Any] = list(older or ())
+        timeline.extend(value.value if isinstance(value, Status) else value for value in call.timeline)
+        return (
+            call.source, call.call_id, call.provider, call.status.value, call.campaign, call.raw_status,
+            call.reason, call.direction, call.from_, call.to, _epoch(call.started_at), _epoch(call.answered_at),
+            _epoch(call.ended_at), call.duration_s, call.billable_s, call.cost, call.currency, call.recording_url,
+            _epoch(call.updated_at),
+            json.dumps([[t.role, t.text] for t in call.transcript], ensure_ascii=False) if call.transcript else None,
+            json.dumps([list(d) for d in call.details], ensure_ascii=False) if call.details else None,
+            self._file_blob(packing.pack(call.raw)) if call.raw else None,
+            json.dumps(timeline, ensure_ascii=False),
+            timeline[0] if timeline else call.first_seen,  # -inf with no timeline, as Call.first_seen says
+            written,
+        )  # fmt: skip
+
+    def _file_blob(self, packed: packing.Packed) -> bytes:
+        """A packed payload as this file numbers its shape (new shapes are added to the file)."""
+        shape = packing.shape_of(packed)
+        if not shape:
+            return bytes(packed)
+        names = packing.shape_names(shape)
+        number = self._file_shape.get(names)
+        if number is None:
+            assert self._db is not None
+            cursor = self._db.execute("INSERT INTO shapes (names) VALUES (?)", (json.dumps(list(names)),))
+            number = int(cursor.lastrowid or 0)
+            self._file_shape[names] = number
+            self._shape_names[number] = names
+        return bytes(packing.with_shape(packed, number))
+
+    # -- retention --------------------------------------------------------------------------------------------
+
+    def _prune(self) -> int:
+        """Calls not written for `retention_days`, deleted a bounded batch per transaction."""
+        assert self._db is not None
+        cutoff = time.time() - self.retention_days * 86400
+        deleted = 0
+        while True:
+            with self._db:
+                self._db.execute("BEGIN")
+                cursor = self._db.execute(
+                    "DELETE FROM calls WHERE rowid IN (SELECT rowid FROM calls WHERE written < ? LIMIT ?)",
+                    (cutoff, PRUNE_BATCH),
+                )
+            deleted += cursor.rowcount
+            if cursor.rowcount < PRUNE_BATCH:
+                return deleted
 
     def close(self) -> None:
         def _close() -> None:
@@ -200,6 +470,21 @@ class History:
 
         self._executor.submit(_close).result()
         self._executor.shutdown(wait=True)
+
+
+def _names(sources: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if sources is None else tuple(sources)
+
+
+def _where(sources: tuple[str, ...] | None, extra: str | None = None) -> tuple[str, tuple[Any, ...]]:
+    clauses = []
+    args: tuple[Any, ...] = ()
+    if sources is not None:
+        clauses.append(f"source IN ({', '.join('?' * len(sources))})" if sources else "0")
+        args = sources
+    if extra:
+        clauses.append(extra)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 def _why(exc: sqlite3.DatabaseError) -> str:

@@ -8,6 +8,7 @@ from mistaking it for the payload.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import zlib
@@ -208,9 +209,48 @@ def unpack(raw: Mapping[str, Any] | Packed) -> dict[str, Any]:
         return dict(raw)
     if not raw:
         return {}
-    unpacker = zlib.decompressobj(-15, zdict=_ZDICT)
-    value = json.loads((unpacker.decompress(raw[2:]) + unpacker.flush()).decode("utf-8", "surrogatepass"))
-    shape = int.from_bytes(raw[:2], "big")
-    if shape:
-        return dict(zip(_SHAPES.names(shape), value, strict=True))
+    shape = shape_of(raw)
+    return _unpack(raw, _SHAPES.names(shape) if shape else (), _ZDICT)
+
+# -- packed payloads kept elsewhere (history) ------------------------------------------------------------------
+# A packed payload names its shape by this process's number for it; a file keeps its own numbers with the
+# names, and a payload read back is renumbered for the process that reads it (two bytes replaced, nothing
+# unpacked), or packed again whole past the shape limit. The dictionary is part of the format: a file
+# written with another one is packed again once, with the dictionary it was written with.
+DICTIONARY = _ZDICT
+DICTIONARY_ID = hashlib.sha256(_ZDICT).hexdigest()[:16]
+
+
+def shape_of(packed: Packed) -> int:
+    return int.from_bytes(packed[:2], "big") if packed else 0
+
+
+def shape_names(shape: int) -> tuple[str, ...]:
+    return _SHAPES.names(shape)
+
+
+def with_shape(packed: bytes, shape: int) -> Packed:
+    return Packed(shape.to_bytes(2, "big") + packed[2:])
+
+
+def adopt(blob: bytes, names: tuple[str, ...], dictionary: bytes = _ZDICT) -> Packed:
+    """A payload packed elsewhere, whose shape there had these field names (none: packed whole), as this
+    process keeps it."""
+    if not blob:
+        return EMPTY
+    if dictionary != _ZDICT:
+        return pack(_unpack(blob, names, dictionary))
+    if not names:
+        return with_shape(blob, 0)
+    number = _SHAPES.number(names)
+    if number:
+        return blob if shape_of(Packed(blob)) == number else with_shape(blob, number)  # type: ignore[return-value]
+    return pack(_unpack(blob, names, dictionary))
+
+
+def _unpack(blob: bytes, names: tuple[str, ...], dictionary: bytes) -> dict[str, Any]:
+    unpacker = zlib.decompressobj(-15, zdict=dictionary)
+    value = json.loads((unpacker.decompress(blob[2:]) + unpacker.flush()).decode("utf-8", "surrogatepass"))
+    if names:
+        return dict(zip(names, value, strict=True))
     return value if isinstance(value, dict) else {"payload": value}

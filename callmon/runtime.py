@@ -20,6 +20,25 @@ from callmon.serve import bind, serving, url_of
 from callmon.store import CallStore
 from callmon.webhooks import Receiver, load_key, pushing_sources
 
+FIRST_SCREENS = 500  # calls read back before the monitor's first frame: the newest, a few screens of them
+
+
+@dataclass
+class Loading:
+    """History being read back while the session runs."""
+
+    total: int
+    done: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+    def text(self) -> str | None:
+        if self.finished:
+            return None
+        return f"loading history {min(99, 100 * self.done // max(1, self.total))} %"
+
 
 @dataclass
 class Session:
@@ -28,6 +47,7 @@ class Session:
     sources: list[Source]
     problems: list[str] = field(default_factory=list)  # one line each, for the user
     receiver: Receiver | None = None
+    loading: Loading = field(default_factory=lambda: Loading(0))
 
 
 @contextlib.asynccontextmanager
@@ -49,15 +69,25 @@ async def live_session(
     store = CallStore(clock) if clock else CallStore()
     notes = list(problems)
     history: History | None = None
+    names = [s.name for s, _ in pairs]
+    loading = Loading(0)
     if history_path is not None:
         history = History(history_path, retention_days=retention_days)
         try:
             history.open()
-            await history.load(store, [s.name for s, _ in pairs])
+            # The newest first, before the first frame; the rest once the session runs (stream_history).
+            loading = Loading(history.count(names))
+            for call in reversed(await history.read(FIRST_SCREENS, names)):
+                store.load(call)
+                loading.done += 1
             if history.read_only:
                 notes.append(
                     f"history {history_path} is written by another callmon (pid {history.shared_with}): "
                     "this one shows it but records nothing"
+                )
+            if history.migrated:
+                notes.append(
+                    f"history {history_path}: {history.migrated:,} calls moved over to this version's format"
                 )
         except HistoryError as exc:
             notes.append(str(exc))
@@ -76,10 +106,35 @@ async def live_session(
                 budgets=(budgets or {}).get(source.name),
             )
         await engine.start()
+        session = Session(store, engine, [s for s, _ in pairs], notes, receiver, loading)
+        reader = (
+            asyncio.create_task(_stream_history(history, session, names), name="history-reader")
+            if history is not None and not loading.finished
+            else None
+        )
         try:
-            yield Session(store, engine, [s for s, _ in pairs], notes, receiver)
+            yield session
         finally:
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
             await engine.stop()
+
+
+async def _stream_history(history: History, session: Session, names: list[str]) -> None:
+    """The rest of the history, newest first, a batch at a time, into the running session's store and to its
+    subscribers (as "loaded" changes: shown, not announced)."""
+    try:
+        async for batch in history.stream(names, start=session.loading.done):
+            changes = session.store.load_batch(batch)
+            session.loading.done += len(batch)
+            if changes:
+                session.store.deliver(changes)
+    except HistoryError as exc:
+        session.problems.append(str(exc))
+    finally:
+        session.loading.done = session.loading.total
 
 
 async def _start_receiver(

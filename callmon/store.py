@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from callmon import timeline as timelines
-from callmon.model import Call, Status
+from callmon.model import Call, Status, revised
 from callmon.packing import pack
 from callmon.pools import shared
 from callmon.timeline import StatusEvent, Timeline, Via
@@ -20,7 +20,8 @@ from callmon.timeline import StatusEvent, Timeline, Via
 __all__ = ["Call", "CallStore", "Change", "ChangeKind", "Key", "StatusEvent", "Via", "arrival", "arrival_ordered"]
 
 Key = tuple[str, str]
-ChangeKind = Literal["new", "changed", "ended"]
+# "loaded": read back from history while the session runs (shown, not announced as news).
+ChangeKind = Literal["new", "changed", "ended", "loaded"]
 _COMPARED = tuple(f.name for f in fields(Call) if f.compare)  # what Call's == compares
 _MERGED = tuple(
     f.name
@@ -135,12 +136,36 @@ class CallStore:
         return change
 
     def load(self, call: Call) -> None:
-        """Put back a call from history (its timeline on it), without announcing it as a change."""
-        call = _kept(call, {}, call.timeline)
+        """Put back a call from history as it is (history reads back calls as the store keeps them),
+        without announcing it as a change."""
         if call.key not in self.calls:
             self._counts[call.source] = self._counts.get(call.source, 0) + 1
         self.calls[call.key] = call
         self._track_active(call)
+
+    def load_batch(self, calls: list[Call]) -> list[Change]:
+        """Calls read back from history while the session already runs: each that is not held yet is put
+        back; one polled again meanwhile keeps what it has now, with its history's earlier status changes
+        before its own. The changes say which calls the view must show (kind "loaded")."""
+        changes = []
+        for call in calls:
+            key = call.key
+            live = self.calls.get(key)
+            if live is None:
+                self.load(call)
+                changes.append(Change(key, call, None, "loaded", "history"))
+                continue
+            earlier = tuple(
+                value
+                for event in timelines.events(call.timeline)
+                if event.at < live.first_seen
+                for value in event
+            )
+            if earlier:
+                merged = revised(live, timeline=earlier + live.timeline)
+                self.calls[key] = merged
+                changes.append(Change(key, merged, live.status, "loaded", "history"))
+        return changes
 
     def hold_in_arrival_order(self) -> None:
         """Hold the calls in the order they were first seen (Call.first_seen, then key), as calls that arrive
@@ -213,7 +238,8 @@ def _kept(call: Call, keep: dict[str, Any], timeline: Timeline) -> Call:
         changes["raw"] = pack(call.raw)
     if timeline != call.timeline:
         changes["timeline"] = timeline
-    return call.with_changes(**changes) if changes else call
+    # What changes is the store's own (packed, shared, merged from a kept call): no need to check it again.
+    return revised(call, **changes) if changes else call
 
 
 def _stale(old: Call, new: Call) -> bool:

@@ -153,7 +153,7 @@ class MonitorScreen(Screen[None]):
                 paused=len(self.held) if self.paused else None,
                 new_above=self.table.new_above,
                 failures_only=self.view.failures_only,
-                loading=app.failure or self.starting,
+                loading=app.failure or self.starting or (session.loading.text() if session else None),
             ),
             health,
             receiver=app.receiver_text(),

@@ -323,6 +323,8 @@ class CallTable(TypeAhead, ScrollView, can_focus=True):
         now = self.clock()
         new: list[Key] = []
         for key, kind in marks:
+            if kind not in MARK_TEXT:
+                continue  # read back from history: shown without a mark
             self.marks[key] = (now + MARK_SECONDS, kind)
             if kind == "new":
                 new.append(key)

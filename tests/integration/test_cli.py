@@ -109,11 +109,21 @@ def test_a_failing_source_is_reported_and_the_others_still_print(
     assert "velip" not in providers and "vobiz" in providers
 
 
-def test_missing_secret_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, '[[sources]]\nname = "acme"\nprovider = "dialgen"\nbatches = ["b"]\n')
+def test_missing_secret_names_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a keyring, why is said once; then one short line per source naming its variable."""
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    text = "".join(
+        f'[[sources]]\nname = "acme{i}"\nprovider = "dialgen"\nbatches = ["b"]\n' for i in range(5)
+    )
+    path = write(tmp_path, text)
     assert main(["watch", "--once", "--config", str(path)]) == 1
-    err = capsys.readouterr().err
-    assert "CALLMON_ACME_API_KEY" in err and "callmon auth set acme api_key" in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 6, lines
+    assert "no OS keyring is available" in lines[0] and "dbus-run-session" in lines[0]
+    assert lines[1:] == [f"callmon: source 'acme{i}': no api_key: set CALLMON_ACME{i}_API_KEY" for i in range(5)]
+    assert all(len(line) < 80 for line in lines[1:])
 
 
 @pytest.mark.parametrize(

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import itertools
-import math
 import random
 import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from callmon.columns import BY_NAME, COLUMNS
-from callmon.history import History
 from callmon.model import Call, Status
 from callmon.query import compile_query
 from callmon.store import CallStore
@@ -173,29 +169,6 @@ def test_a_clock_that_stands_still_or_runs_back_keeps_the_view_sound(step: float
         view._master._check()
         assert view.all_keys() == expected(view, store.calls), step_no
 
-
-def test_history_gives_calls_back_in_the_order_they_were_first_seen(tmp_path: Path) -> None:
-    """Reloaded, the calls are held as they were before the restart, so the first sort needs no re-order;
-    a call whose timeline was lost counts as seen first, as Call.first_seen says."""
-    rng = random.Random(8)
-    store = CallStore(clock=_ticking())
-    for i in rng.sample(range(200), 200):
-        store.apply(random_call(rng, i))
-    history = History(tmp_path / "h.sqlite3")
-    history.open()
-    try:
-        asyncio.run(history.write(store.take()))
-        lost = list(store.calls)[57]
-        assert history._db is not None
-        history._db.execute("DELETE FROM events WHERE source = ? AND call_id = ?", lost)
-        fresh = CallStore()
-        assert history.load_into(fresh) == len(store.calls)
-    finally:
-        history.close()
-    assert list(fresh.calls) == [lost, *(key for key in store.calls if key != lost)]
-    assert fresh.calls[lost].first_seen == -math.inf
-    view = CallView(fresh.calls)
-    assert view._in_order and list(view.calls) == list(fresh.calls)
 
 
 @pytest.mark.parametrize(
