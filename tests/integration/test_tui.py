@@ -286,7 +286,7 @@ async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monk
     import pytest
 
     from callmon.engine import State
-    from callmon.simulator.app import DEMO_SECRETS
+    from callmon.simulator import DEMO_SECRETS
     from callmon.tui.screens import CredentialScreen
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
