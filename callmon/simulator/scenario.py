@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +24,8 @@ _OUTCOMES = (
     (Status.FAILED, 0.09),
     (Status.CANCELED, 0.06),
 )
+# A provider that draws this many taken ids in a row has too few for the scenario: fail rather than spin.
+_MAX_DRAWS = 1000
 _AGENT_LINES = (
     "Hello, this is Maya calling from Acme Energy.",
     "Am I speaking with the account holder?",
@@ -185,7 +187,7 @@ class Scenario:
         # Keyword arguments are evaluated in order: this is the order of the rng draws a seed fixes.
         return CallPlan(
             provider=provider.name,
-            call_id=provider.call_id(index, rng),
+            call_id=new_call_id(provider, index, rng, self._by_id[provider.name]),
             campaign=provider.campaign(campaign_no),
             index=index,
             to=provider.phone(rng),
@@ -227,6 +229,16 @@ class Scenario:
     def finished_at(self) -> float:
         """Scenario time when every call has ended and every CDR is written."""
         return max(p.ended + p.cdr_delay for p in self.plans)
+
+
+def new_call_id(provider: SimProvider, index: int, rng: random.Random, taken: Container[str]) -> str:
+    """The provider's id for a new call, drawn again while it is `taken`: unique at any scenario size, and
+    the same ids as before for every seed whose draws never repeat."""
+    for _ in range(_MAX_DRAWS):
+        call_id = provider.call_id(index, rng)
+        if call_id not in taken:
+            return call_id
+    raise ValueError(f"{provider.name}: {_MAX_DRAWS} call ids in a row were taken, too few for this scenario")
 
 
 def _transcript(index: int, talk: float) -> tuple[tuple[float, str, str], ...]:
