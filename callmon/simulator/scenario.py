@@ -7,11 +7,15 @@ for tests is simply each plan's final status.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import random
 import time
 from collections.abc import Callable, Container, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from callmon.model import Status
 from callmon.simulator.provider import SIM_PROVIDERS, SimProvider
@@ -24,6 +28,9 @@ _OUTCOMES = (
     (Status.FAILED, 0.09),
     (Status.CANCELED, 0.06),
 )
+# Summed once: random.choices given plain weights sums them into these same floats on every call.
+_OUTCOME_STATUSES = [o for o, _ in _OUTCOMES]
+_OUTCOME_CUM_WEIGHTS = list(itertools.accumulate(w for _, w in _OUTCOMES))
 # A provider that draws this many taken ids in a row has too few for the scenario: fail rather than spin.
 _MAX_DRAWS = 1000
 _AGENT_LINES = (
@@ -154,17 +161,20 @@ class Scenario:
         chosen = [SIM_PROVIDERS[name] for name in names]
         self.plans: list[CallPlan] = []
         self._by_id: dict[str, dict[str, CallPlan]] = {name: {} for name in names}
-        # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
-        for i in range(calls):
-            provider = chosen[i % len(chosen)]
-            start = rng.uniform(-self.span * warmup, self.span * (1 - warmup))
-            plan = self._plan(rng, provider, i, start)
-            self.plans.append(plan)
-            self._by_id[provider.name][plan.call_id] = plan
-        self.plans.sort(key=lambda p: p.queued)
+        # Every call of a campaign shares its name's one string.
+        self._campaign_names = {p.name: (p.campaign(1), p.campaign(2)) for p in chosen}
+        with _no_gc():
+            # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
+            for i in range(calls):
+                provider = chosen[i % len(chosen)]
+                start = rng.uniform(-self.span * warmup, self.span * (1 - warmup))
+                plan = self._plan(rng, provider, i, start)
+                self.plans.append(plan)
+                self._by_id[provider.name][plan.call_id] = plan
+        self.plans.sort(key=attrgetter("queued"))
 
     def _plan(self, rng: random.Random, provider: SimProvider, index: int, start: float) -> CallPlan:
-        outcome = provider.outcome(rng.choices([o for o, _ in _OUTCOMES], [w for _, w in _OUTCOMES])[0])
+        outcome = provider.outcome(rng.choices(_OUTCOME_STATUSES, cum_weights=_OUTCOME_CUM_WEIGHTS)[0])
         queued = start
         dialed = queued + rng.uniform(0.5, 8)
         ring = rng.uniform(2, 25)
@@ -180,7 +190,7 @@ class Scenario:
             ended = dialed + rng.uniform(0.5, 6)
         else:
             ended = dialed + rng.uniform(3, ring)
-        campaign_no = 1 + (index // len(self.providers)) % 2
+        campaign = self._campaign_names[provider.name][(index // len(self.providers)) % 2]
         transcript = (
             _transcript(index, ended - answered) if answered is not None and provider.has_transcript else ()
         )
@@ -188,7 +198,7 @@ class Scenario:
         return CallPlan(
             provider=provider.name,
             call_id=new_call_id(provider, index, rng, self._by_id[provider.name]),
-            campaign=provider.campaign(campaign_no),
+            campaign=campaign,
             index=index,
             to=provider.phone(rng),
             from_=provider.phone(rng),
@@ -201,7 +211,7 @@ class Scenario:
             cost_per_min=provider.cost_per_min,
             transcript=transcript,
             amd=rng.choice(("HM", "HM", "HM", "MA", "ND")) if answered is not None else "ND",
-            dtmf=tuple(str(rng.randint(0, 9)) for _ in range(rng.randint(0, 3))) if answered else (),
+            dtmf=tuple([str(rng.randint(0, 9)) for _ in range(rng.randint(0, 3))]) if answered else (),
         )
 
     # -- reading the world ------------------------------------------------------------------------------------
@@ -239,6 +249,19 @@ def new_call_id(provider: SimProvider, index: int, rng: random.Random, taken: Co
         if call_id not in taken:
             return call_id
     raise ValueError(f"{provider.name}: {_MAX_DRAWS} call ids in a row were taken, too few for this scenario")
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Plans hold no cycles, so the collector has nothing to find in them; left on, it would walk every one
+    of a large scenario's plans again and again as they pile up."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _transcript(index: int, talk: float) -> tuple[tuple[float, str, str], ...]:
