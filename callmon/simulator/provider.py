@@ -47,9 +47,8 @@ class SimProvider(ABC):
     name: ClassVar[str]
     prefix: ClassVar[str]  # where its routes mount; a source's base_url is the simulator's URL + prefix
     secrets: ClassVar[Mapping[str, str]]  # the demo credential, field -> value
-    limits: ClassVar[
-        Mapping[str, tuple[int, float]]
-    ] = {}  # request kind -> (requests, per seconds), as documented
+    # Its documented rate limits: request kind -> (requests, per seconds); "default" for every other kind.
+    limits: ClassVar[Mapping[str, tuple[int, float]]] = {}
     pushes: ClassVar[bool] = False  # it can POST webhooks (`callmon simulate --push`)
     has_transcript: ClassVar[bool] = False
     cost_per_min: ClassVar[float] = 0.0
