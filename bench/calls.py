@@ -14,7 +14,11 @@ from typing import Any
 
 from callmon.model import Call
 from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
-from callmon.simulator import wire
+from callmon.simulator import cloudagent as sim_cloudagent
+from callmon.simulator import dialgen as sim_dialgen
+from callmon.simulator import dialgood as sim_dialgood
+from callmon.simulator import velip as sim_velip
+from callmon.simulator import vobiz as sim_vobiz
 from callmon.simulator.scenario import CallPlan, Clock, Scenario
 from callmon.store import CallStore
 
@@ -28,20 +32,20 @@ def _payloads(plan: CallPlan, t: float, clock: Clock) -> Iterator[tuple[str, dic
     mid = (plan.answered + min(t, plan.ended)) / 2 if plan.answered is not None and talking else t
     if provider == "dialgood":
         if talking:
-            yield provider, wire.dialgood_live(plan, mid)
-        yield provider, wire.dialgood_cdr(plan, clock) if plan.cdr_ready(t) else wire.dialgood_live(plan, t)
+            yield provider, sim_dialgood.live(plan, mid)
+        yield provider, sim_dialgood.cdr(plan, clock) if plan.cdr_ready(t) else sim_dialgood.live(plan, t)
     elif provider == "dialgen":
         if talking:
-            yield provider, wire.dialgen_persistent(plan, mid, clock)
-        yield provider, wire.dialgen_status(plan, t, clock)
+            yield provider, sim_dialgen.persistent(plan, mid, clock)
+        yield provider, sim_dialgen.status(plan, t, clock)
     elif provider == "cloudagent":
-        yield provider, wire.cloudagent_row(plan, clock)  # its CDR rows are all callmon polls
+        yield provider, sim_cloudagent.row(plan, clock)  # its CDR rows are all callmon polls
     elif provider == "velip":
-        yield provider, wire.velip_record(plan, t, clock)
+        yield provider, sim_velip.record(plan, t, clock)
     elif plan.cdr_ready(t):
-        yield provider, wire.vobiz_cdr(plan, clock, "MA_BENCH")
+        yield provider, sim_vobiz.cdr(plan, clock, "MA_BENCH")
     else:
-        yield provider, wire.vobiz_queued(plan, clock) if t < plan.dialed else wire.vobiz_live(plan, t, clock)
+        yield provider, sim_vobiz.queued(plan, clock) if t < plan.dialed else sim_vobiz.live(plan, t, clock)
 
 
 def normalize(provider: str, raw: dict[str, Any]) -> Call:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from callmon.providers import Source
-from callmon.simulator import Clock, Scenario, Simulator, build_app, demo_sources, parse_faults
-from callmon.simulator.app import DEMO_SECRETS
+from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, build_app, demo_sources, parse_faults
 
 DEMO_URL = "http://simulator.invalid"
 

@@ -1,23 +1,41 @@
-"""A simulator that speaks all five providers' wire formats: the demo's data and the tests' real HTTP."""
+"""A simulator that speaks the providers' wire formats: the demo's data and the tests' real HTTP.
+
+Each provider is one module declaring a `SimProvider` subclass; importing it registers it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from callmon.config import env_name
 from callmon.providers import Source
-from callmon.simulator.app import CLOUDAGENT_USER, DEMO_SECRETS, VOBIZ_AUTH_ID, Simulator, build_app
-from callmon.simulator.faults import Faults, FaultSpecError, RateLimiter, parse_faults
-from callmon.simulator.scenario import PROVIDERS, Clock, Scenario
+from callmon.simulator.app import Simulator, build_app
+from callmon.simulator.faults import Faults, FaultSpecError, RateLimiter, documented_limits, parse_faults
+from callmon.simulator.provider import SIM_PROVIDERS, SimProvider
+from callmon.simulator.scenario import Clock, Scenario
+
+# isort: off
+# The order of registration is the order a scenario's calls take turns in, so every seed depends on it.
+from callmon.simulator import dialgood as dialgood
+from callmon.simulator import dialgen as dialgen
+from callmon.simulator import cloudagent as cloudagent
+from callmon.simulator import velip as velip
+from callmon.simulator import vobiz as vobiz
+# isort: on
+
+PROVIDERS = tuple(SIM_PROVIDERS)
+DEMO_SECRETS: dict[str, dict[str, str]] = {name: dict(p.secrets) for name, p in SIM_PROVIDERS.items()}
+DOCUMENTED_LIMITS = documented_limits()
 
 __all__ = [
     "DEMO_SECRETS",
+    "DOCUMENTED_LIMITS",
     "PROVIDERS",
+    "SIM_PROVIDERS",
     "Clock",
     "FaultSpecError",
     "Faults",
     "RateLimiter",
     "Scenario",
+    "SimProvider",
     "Simulator",
     "build_app",
     "config_text",
@@ -27,29 +45,22 @@ __all__ = [
 
 
 def demo_sources(scenario: Scenario, base_url: str, *, interval: float = 2.0) -> list[Source]:
-    """One source per provider, pointed at a simulator served at `base_url` (no trailing slash)."""
-    options: dict[str, dict[str, Any]] = {
-        "dialgood": {"campaigns": [p.call_id for p in scenario.plans if p.provider == "dialgood"]},
-        "dialgen": {"batches": scenario.campaigns("dialgen")},
-        "cloudagent": {"user_name": CLOUDAGENT_USER},
-        "velip": {},
-        "vobiz": {"auth_id": VOBIZ_AUTH_ID},
-    }
-    prefix = {"vobiz": "/vobiz/api/v1"}
+    """One source per provider of the scenario, pointed at a simulator served at `base_url` (no trailing
+    slash)."""
     return [
         Source(
-            name=f"sim-{provider}",
-            provider=provider,
-            options=options[provider],
-            base_url=base_url + prefix.get(provider, f"/{provider}"),
+            name=f"sim-{name}",
+            provider=name,
+            options=SIM_PROVIDERS[name].source_options(scenario),
+            base_url=base_url + SIM_PROVIDERS[name].prefix,
             interval=interval,
         )
-        for provider in scenario.providers
+        for name in scenario.providers
     ]
 
 
 def demo_secrets(sources: list[Source]) -> dict[str, dict[str, str]]:
-    return {s.name: DEMO_SECRETS[s.provider] for s in sources}
+    return {s.name: dict(SIM_PROVIDERS[s.provider].secrets) for s in sources}
 
 
 def config_text(scenario: Scenario, base_url: str) -> str:
@@ -57,7 +68,7 @@ def config_text(scenario: Scenario, base_url: str) -> str:
     sources = demo_sources(scenario, base_url)
     lines = ["# callmon config for the simulator at " + base_url, "# Secrets never go in a config file. Run:"]
     for source in sources:
-        for field, value in DEMO_SECRETS[source.provider].items():
+        for field, value in SIM_PROVIDERS[source.provider].secrets.items():
             lines.append(f"#   export {env_name(source.name, field)}={value}")
     lines.append("")
     for source in sources:

@@ -8,15 +8,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from callmon.simulator.scenario import PROVIDERS
+from callmon.simulator.provider import SIM_PROVIDERS
 
-# (provider, request kind) -> (requests, per seconds), as each provider documents them.
-DOCUMENTED_LIMITS: dict[tuple[str, str], tuple[int, float]] = {
-    ("cloudagent", "cdr"): (2, 60.0),
-    ("cloudagent", "dial_status"): (10, 60.0),
-    ("velip", "list"): (200, 3600.0),
-    ("vobiz", "default"): (300, 60.0),
-}
+
+def documented_limits() -> dict[tuple[str, str], tuple[int, float]]:
+    """(provider, request kind) -> (requests, per seconds), as each registered provider documents them."""
+    return {(p.name, kind): limit for p in SIM_PROVIDERS.values() for kind, limit in p.limits.items()}
 
 
 class FaultSpecError(ValueError):
@@ -39,14 +36,15 @@ _NAMES = ("ratelimit", "5xx", "slow", "malformed", "auth")
 
 def parse_faults(specs: list[str]) -> dict[str, Faults]:
     """`[provider:]name[=value]`, e.g. `5xx=0.1`, `velip:slow=2`, `vobiz:auth`, `all:ratelimit=off`."""
-    result = {p: Faults() for p in PROVIDERS}
+    providers = tuple(SIM_PROVIDERS)
+    result = {p: Faults() for p in providers}
     for spec in specs:
         for item in filter(None, (s.strip() for s in spec.split(","))):
             target, _, rest = item.rpartition(":")
-            targets = PROVIDERS if target in ("", "all") else (target,)
-            if any(t not in PROVIDERS for t in targets):
+            targets = providers if target in ("", "all") else (target,)
+            if any(t not in providers for t in targets):
                 raise FaultSpecError(
-                    f"unknown provider {target!r} in fault {item!r} (one of: {', '.join(PROVIDERS)})"
+                    f"unknown provider {target!r} in fault {item!r} (one of: {', '.join(providers)})"
                 )
             name, _, value = rest.partition("=")
             if name not in _NAMES:
@@ -79,7 +77,7 @@ def _apply(faults: Faults, name: str, value: str, item: str) -> Faults:
 class RateLimiter:
     """Sliding windows per (provider, kind, credential), answering how long until a slot frees."""
 
-    limits: dict[tuple[str, str], tuple[int, float]] = field(default_factory=lambda: dict(DOCUMENTED_LIMITS))
+    limits: dict[tuple[str, str], tuple[int, float]] = field(default_factory=documented_limits)
     clock: Callable[[], float] = time.monotonic
     _hits: dict[tuple[str, str, str], deque[float]] = field(default_factory=dict)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)

@@ -7,16 +7,18 @@ for tests is simply each plan's final status.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import random
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from callmon.model import Status
-
-PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
+from callmon.simulator.provider import SIM_PROVIDERS, SimProvider
 
 # Realistic outbound outcomes: most calls connect, a fifth go unanswered, the rest busy/failed/abandoned.
 _OUTCOMES = (
@@ -26,6 +28,11 @@ _OUTCOMES = (
     (Status.FAILED, 0.09),
     (Status.CANCELED, 0.06),
 )
+# Summed once: random.choices given plain weights sums them into these same floats on every call.
+_OUTCOME_STATUSES = [o for o, _ in _OUTCOMES]
+_OUTCOME_CUM_WEIGHTS = list(itertools.accumulate(w for _, w in _OUTCOMES))
+# A provider that draws this many taken ids in a row has too few for the scenario: fail rather than spin.
+_MAX_DRAWS = 1000
 _AGENT_LINES = (
     "Hello, this is Maya calling from Acme Energy.",
     "Am I speaking with the account holder?",
@@ -125,7 +132,8 @@ class Clock:
 
 
 class Scenario:
-    """Campaigns across the five providers. Deterministic for a seed."""
+    """Campaigns across the providers, every registered one unless `providers` names some. Deterministic
+    for a seed."""
 
     def __init__(
         self,
@@ -135,30 +143,38 @@ class Scenario:
         span: float | None = None,
         warmup: float = 0.35,
         clock: Clock | None = None,
-        providers: tuple[str, ...] = PROVIDERS,
+        providers: Sequence[str] | None = None,
     ) -> None:
         if calls < 1:
             raise ValueError("calls must be at least 1")
+        names = tuple(SIM_PROVIDERS) if providers is None else tuple(providers)
+        if not names:
+            raise ValueError("a scenario needs at least one provider")
+        for name in names:
+            if name not in SIM_PROVIDERS:
+                raise ValueError(f"unknown provider {name!r} (one of: {', '.join(SIM_PROVIDERS)})")
         self.seed = seed
         self.clock = clock or Clock()
-        self.providers = providers
+        self.providers = names
         self.span = span if span is not None else max(60.0, calls * 2.0)
         rng = random.Random(seed)
+        chosen = [SIM_PROVIDERS[name] for name in names]
         self.plans: list[CallPlan] = []
-        self.by_id: dict[tuple[str, str], CallPlan] = {}
-        # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
-        for i in range(calls):
-            provider = providers[i % len(providers)]
-            start = rng.uniform(-self.span * warmup, self.span * (1 - warmup))
-            plan = self._plan(rng, provider, i, start)
-            self.plans.append(plan)
-            self.by_id[(provider, plan.call_id)] = plan
-        self.plans.sort(key=lambda p: p.queued)
+        self._by_id: dict[str, dict[str, CallPlan]] = {name: {} for name in names}
+        # Every call of a campaign shares its name's one string.
+        self._campaign_names = {p.name: (p.campaign(1), p.campaign(2)) for p in chosen}
+        with _no_gc():
+            # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
+            for i in range(calls):
+                provider = chosen[i % len(chosen)]
+                start = rng.uniform(-self.span * warmup, self.span * (1 - warmup))
+                plan = self._plan(rng, provider, i, start)
+                self.plans.append(plan)
+                self._by_id[provider.name][plan.call_id] = plan
+        self.plans.sort(key=attrgetter("queued"))
 
-    def _plan(self, rng: random.Random, provider: str, index: int, start: float) -> CallPlan:
-        outcome = rng.choices([o for o, _ in _OUTCOMES], [w for _, w in _OUTCOMES])[0]
-        if provider == "dialgen" and outcome is Status.CANCELED:
-            outcome = Status.NO_ANSWER  # Dialgen has no word for an abandoned call; it reports MISSED
+    def _plan(self, rng: random.Random, provider: SimProvider, index: int, start: float) -> CallPlan:
+        outcome = provider.outcome(rng.choices(_OUTCOME_STATUSES, cum_weights=_OUTCOME_CUM_WEIGHTS)[0])
         queued = start
         dialed = queued + rng.uniform(0.5, 8)
         ring = rng.uniform(2, 25)
@@ -174,39 +190,28 @@ class Scenario:
             ended = dialed + rng.uniform(0.5, 6)
         else:
             ended = dialed + rng.uniform(3, ring)
-        campaign_no = 1 + (index // len(self.providers)) % 2
-        transcript: tuple[tuple[float, str, str], ...] = ()
-        if answered is not None and provider in ("dialgood", "dialgen"):
-            talk = ended - answered
-            lines = []
-            steps = max(2, min(12, int(talk // 6)))
-            agent_turns = (steps + 1) // 2
-            # The agent opens and closes in order; the callee's answers vary from call to call.
-            agent = [*_AGENT_LINES[: agent_turns - 1], _AGENT_LINES[-1]]
-            for k in range(steps):
-                if k % 2 == 0:
-                    role, said = "Agent", agent[k // 2]
-                else:
-                    role, said = "User", _USER_LINES[(k // 2 + index) % len(_USER_LINES)]
-                lines.append((talk * k / steps, role, said))
-            transcript = tuple(lines)
+        campaign = self._campaign_names[provider.name][(index // len(self.providers)) % 2]
+        transcript = (
+            _transcript(index, ended - answered) if answered is not None and provider.has_transcript else ()
+        )
+        # Keyword arguments are evaluated in order: this is the order of the rng draws a seed fixes.
         return CallPlan(
-            provider=provider,
-            call_id=_call_id(provider, index, rng),
-            campaign=_campaign(provider, campaign_no),
+            provider=provider.name,
+            call_id=new_call_id(provider, index, rng, self._by_id[provider.name]),
+            campaign=campaign,
             index=index,
-            to=_phone(provider, rng),
-            from_=_phone(provider, rng),
+            to=provider.phone(rng),
+            from_=provider.phone(rng),
             queued=queued,
             dialed=dialed,
             answered=answered,
             ended=ended,
             outcome=outcome,
-            cdr_delay=rng.uniform(0.5, 4) if provider in ("dialgood", "vobiz") else 0.0,
-            cost_per_min={"vobiz": 0.45, "velip": 0.05}.get(provider, 0.0),
+            cdr_delay=provider.cdr_delay(rng),
+            cost_per_min=provider.cost_per_min,
             transcript=transcript,
             amd=rng.choice(("HM", "HM", "HM", "MA", "ND")) if answered is not None else "ND",
-            dtmf=tuple(str(rng.randint(0, 9)) for _ in range(rng.randint(0, 3))) if answered else (),
+            dtmf=tuple([str(rng.randint(0, 9)) for _ in range(rng.randint(0, 3))]) if answered else (),
         )
 
     # -- reading the world ------------------------------------------------------------------------------------
@@ -221,7 +226,8 @@ class Scenario:
                 yield plan
 
     def find(self, provider: str, call_id: str) -> CallPlan | None:
-        return self.by_id.get((provider, call_id))
+        calls = self._by_id.get(provider)
+        return None if calls is None else calls.get(call_id)
 
     def campaigns(self, provider: str) -> list[str]:
         return sorted({p.campaign for p in self.plans if p.provider == provider})
@@ -235,31 +241,39 @@ class Scenario:
         return max(p.ended + p.cdr_delay for p in self.plans)
 
 
-def _call_id(provider: str, index: int, rng: random.Random) -> str:
-    if provider == "dialgood":
-        return f"camp_{rng.getrandbits(32):08x}"
-    if provider == "dialgen":
-        return f"call_{rng.getrandbits(40):010x}"
-    if provider == "cloudagent":
-        return str(4021600000000000 + index * 7919 + rng.randint(0, 7000))
-    if provider == "velip":
-        return f"42_{9876000 + index}"
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def new_call_id(provider: SimProvider, index: int, rng: random.Random, taken: Container[str]) -> str:
+    """The provider's id for a new call, drawn again while it is `taken`: unique at any scenario size, and
+    the same ids as before for every seed whose draws never repeat."""
+    for _ in range(_MAX_DRAWS):
+        call_id = provider.call_id(index, rng)
+        if call_id not in taken:
+            return call_id
+    raise ValueError(f"{provider.name}: {_MAX_DRAWS} call ids in a row were taken, too few for this scenario")
 
 
-def _campaign(provider: str, n: int) -> str:
-    return {
-        "dialgood": f"dg-outreach-{n}",
-        "dialgen": f"batch_renewals_{n}",
-        "cloudagent": f"Renewals{n}",
-        "velip": f"lote-2026-{n:02d}",
-        "vobiz": f"vz-collections-{n}",
-    }[provider]
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Plans hold no cycles, so the collector has nothing to find in them; left on, it would walk every one
+    of a large scenario's plans again and again as they pile up."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
-def _phone(provider: str, rng: random.Random) -> str:
-    if provider == "velip":
-        return f"55119{rng.randint(10000000, 99999999)}"
-    if provider in ("cloudagent", "vobiz"):
-        return f"+919{rng.randint(100000000, 999999999)}"
-    return f"+1415555{rng.randint(1000, 9999)}"
+def _transcript(index: int, talk: float) -> tuple[tuple[float, str, str], ...]:
+    lines = []
+    steps = max(2, min(12, int(talk // 6)))
+    agent_turns = (steps + 1) // 2
+    # The agent opens and closes in order; the callee's answers vary from call to call.
+    agent = [*_AGENT_LINES[: agent_turns - 1], _AGENT_LINES[-1]]
+    for k in range(steps):
+        if k % 2 == 0:
+            role, said = "Agent", agent[k // 2]
+        else:
+            role, said = "User", _USER_LINES[(k // 2 + index) % len(_USER_LINES)]
+        lines.append((talk * k / steps, role, said))
+    return tuple(lines)

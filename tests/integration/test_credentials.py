@@ -153,7 +153,7 @@ def test_auth_set_status_delete_through_the_real_secret_service(on_bus: None, tm
 
 
 def test_watch_reads_its_secret_from_the_secret_service(on_bus: None, tmp_path: Path) -> None:
-    from callmon.simulator.app import DEMO_SECRETS
+    from callmon.simulator import DEMO_SECRETS
 
     proc, printed = launch_simulate("--calls", "20", "--faults", "ratelimit=off")
     try:

@@ -18,6 +18,7 @@ from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Budget, Source
 from callmon.simulator import (
     DEMO_SECRETS,
+    DOCUMENTED_LIMITS,
     Clock,
     RateLimiter,
     Scenario,
@@ -25,7 +26,6 @@ from callmon.simulator import (
     demo_sources,
     parse_faults,
 )
-from callmon.simulator.faults import DOCUMENTED_LIMITS
 from callmon.store import CallStore
 from tests.conftest import serve_simulator
 

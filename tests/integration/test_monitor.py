@@ -238,7 +238,7 @@ async def test_health_panel_says_what_is_wrong_and_retries_an_auth_failure(
         assert "last error" in panel and "server error (HTTP 500)" in panel
         assert re.search(r"list \d+/200 per 3600s", panel), "the budget used in its window"
         # The secret appears (in the environment, as a person would fix it) and r tries once more.
-        from callmon.simulator.app import DEMO_SECRETS
+        from callmon.simulator import DEMO_SECRETS
 
         app.resolve_secrets = lambda name: {"tsid": DEMO_SECRETS["velip"]["tsid"]}
         await pilot.press("r")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 
@@ -10,8 +12,18 @@ from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter
 from callmon.providers.errors import AuthError, BadResponse, RateLimited, ServerError
-from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, demo_sources, parse_faults
+from callmon.simulator import (
+    DEMO_SECRETS,
+    PROVIDERS,
+    SIM_PROVIDERS,
+    Clock,
+    Scenario,
+    Simulator,
+    demo_sources,
+    parse_faults,
+)
 from callmon.simulator.faults import FaultSpecError
+from callmon.simulator.scenario import new_call_id
 from tests.conftest import Served, serve_simulator
 
 
@@ -145,3 +157,28 @@ def test_scenario_is_deterministic() -> None:
     for status in Scenario(seed=1, calls=2000).ground_truth().values():
         counts[status] = counts.get(status, 0) + 1
     assert counts[Status.COMPLETED] > counts[Status.NO_ANSWER] > counts[Status.FAILED]
+
+
+def test_seeds_keep_their_calls() -> None:
+    """Making ids unique changed no seed's calls (the snapshots are frozen on seed 7)."""
+    first = sorted(Scenario(seed=7, calls=300).plans, key=lambda p: p.index)[:5]
+    assert [(p.provider, p.call_id, p.to) for p in first] == [
+        ("dialgood", "camp_0ed90475", "+14155559313"),
+        ("dialgen", "call_930fd630f1", "+14155557499"),
+        ("cloudagent", "4021600000021424", "+919294053474"),
+        ("velip", "42_9876003", "5511981366283"),
+        ("vobiz", "930d6eaf-14f4-433f-be7d-1bfbc7a2ea20", "+919422390037"),
+    ]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_call_ids_are_unique_at_a_million_calls(provider: str) -> None:
+    """A million ids of one provider, drawn the way a scenario draws them. A whole million-call scenario
+    spreads its calls over the five and takes several times longer to build than this."""
+    sim = SIM_PROVIDERS[provider]
+    rng = random.Random(7)
+    taken: set[str] = set()
+    for index in range(1_000_000):
+        call_id = new_call_id(sim, index, rng, taken)
+        taken.add(call_id)
+    assert len(taken) == 1_000_000

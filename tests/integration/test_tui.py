@@ -287,7 +287,7 @@ async def test_a_missing_credential_is_set_from_the_monitor(tmp_path: Path, monk
     import pytest
 
     from callmon.health import SourceHealth, State
-    from callmon.simulator.app import DEMO_SECRETS
+    from callmon.simulator import DEMO_SECRETS
     from callmon.tui.panels import CredentialScreen
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)

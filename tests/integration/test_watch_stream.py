@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from callmon.history import History
-from callmon.simulator import Clock, Scenario, Simulator, config_text, parse_faults
-from callmon.simulator.app import DEMO_SECRETS
+from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, config_text, parse_faults
 from callmon.store import CallStore
 from tests.conftest import serve_simulator
 
