@@ -1,0 +1,72 @@
+"""The store: merging updates, dropping no-ops and stale ones, timelines, and batches folded per tick."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from callmon.model import Call, Status
+from callmon.store import CallStore
+
+
+def test_store_merges_drops_noops_and_stale_updates_and_coalesces() -> None:
+    store = CallStore()
+    batches: list[list[object]] = []
+    store.subscribe(lambda b: batches.append(list(b)))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    base = Call("s", "vobiz", "c1", Status.RINGING, to="+1", updated_at=t0)
+    assert store.apply(base) is not None
+    assert store.apply(base) is None and store.stats.dropped_noop == 1
+    live = base.with_changes(status=Status.IN_PROGRESS, to=None, updated_at=t0 + timedelta(seconds=5))
+    store.apply(live)
+    assert store.calls[("s", "c1")].to == "+1", "a field the update does not carry is kept"
+    ended = live.with_changes(status=Status.COMPLETED, cost=0.45, updated_at=t0 + timedelta(seconds=60))
+    store.apply(ended)
+    assert store.apply(live) is None and store.stats.dropped_stale == 1, "an older update never wins"
+    batch = store.flush()
+    assert len(batch) == 1 and batch[0].kind == "new" and batch[0].call.status is Status.COMPLETED
+    assert [e.status for e in store.timeline(("s", "c1"))] == [
+        Status.RINGING,
+        Status.IN_PROGRESS,
+        Status.COMPLETED,
+    ]
+    assert store.flush() == [] and len(batches) == 1
+
+
+def test_the_store_keeps_each_calls_status_timeline() -> None:
+    ticks = iter(range(100))
+    store = CallStore(clock=lambda: float(next(ticks)))
+    call = Call(source="s", provider="vobiz", call_id="c1", status=Status.RINGING, raw_status="ringing")
+    store.apply(call)
+    store.apply(call.with_changes(reason="same status: no new event"))
+    store.apply(call.with_changes(status=Status.COMPLETED, raw_status="NORMAL_CLEARING"), via="push")
+    assert [tuple(e) for e in store.timeline(("s", "c1"))] == [
+        (0.0, Status.RINGING, "ringing", "poll"),
+        (1.0, Status.COMPLETED, "NORMAL_CLEARING", "push"),
+    ]
+    assert store.via(("s", "c1")) == "push"
+    assert store.timeline(("s", "nope")) == () and store.via(("s", "nope")) is None
+
+
+def test_held_batches_fold_as_one_tick_does() -> None:
+    """The monitor folds the batches it holds while its display is paused with Change.then, as the store
+    folds a tick's changes: a call that ended, then got its CDR a batch later, still shows as ended."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ringing = Call("s", "vobiz", "c1", Status.RINGING, updated_at=t0)
+    ended = ringing.with_changes(status=Status.COMPLETED, updated_at=t0 + timedelta(seconds=60))
+    cdr = ended.with_changes(cost=0.45, updated_at=t0 + timedelta(seconds=65))
+    one_tick = CallStore()
+    one_tick.apply(ringing)
+    one_tick.take()
+    one_tick.apply(ended)
+    one_tick.apply(cdr)
+    [folded] = one_tick.take()
+    batches = CallStore()
+    batches.apply(ringing)
+    batches.take()
+    held = []
+    for call in (ended, cdr):
+        batches.apply(call)
+        held.extend(batches.take())
+    assert [c.kind for c in held] == ["ended", "changed"]
+    assert held[0].then(held[1]) == folded
+    assert folded.kind == "ended" and folded.previous is Status.RINGING and folded.new_events == 1
