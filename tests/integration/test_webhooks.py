@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from callmon.config import Webhooks
 from callmon.model import Call, Status
 from callmon.providers import Source
 from callmon.runtime import live_session
-from callmon.serve import bind, serving, url_of
+from callmon.serve import Limits, bind, serving, url_of
 from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, demo_sources, parse_faults
 from callmon.store import CallStore
 from callmon.webhooks import QUEUE_SIZE, Receiver, hook_path
@@ -34,20 +37,38 @@ class Running:
     receiver: Receiver
     store: CallStore
     url: str
+    server: uvicorn.Server
+    consumer: asyncio.Task[None] | None = field(default=None, init=False)
 
     def hook(self, source: str) -> str:
         return self.url + hook_path(KEY, source)
 
+    def consume(self) -> asyncio.Task[None]:
+        self.consumer = asyncio.create_task(self.receiver.run())
+        return self.consumer
+
+
+@contextlib.asynccontextmanager
+async def receiving(limits: Limits | None = None, *, consume: bool = True, **options: Any) -> AsyncIterator[Running]:
+    """The receiver served on an ephemeral loopback port; `options` go to Receiver (queue_size, timeouts)."""
+    store = CallStore()
+    receiver = Receiver(SOURCES, KEY, lambda call: store.apply(call, "push"), **options)
+    sock = bind("127.0.0.1", 0)
+    async with serving(receiver.app(), sock, limits) as server:
+        running = Running(receiver, store, url_of(sock), server)
+        if consume:
+            running.consume()
+        try:
+            yield running
+        finally:
+            if running.consumer is not None:
+                running.consumer.cancel()
+
 
 @pytest.fixture
 async def running() -> AsyncIterator[Running]:
-    store = CallStore()
-    receiver = Receiver(SOURCES, KEY, lambda call: store.apply(call, "push"))
-    sock = bind("127.0.0.1", 0)
-    async with serving(receiver.app(), sock):
-        task = asyncio.create_task(receiver.run())
-        yield Running(receiver, store, url_of(sock))
-        task.cancel()
+    async with receiving() as r:
+        yield r
 
 
 async def test_each_providers_shapes_json_and_form(running: Running) -> None:
