@@ -67,6 +67,28 @@ async def test_the_next_request_on_a_kept_alive_connection_has_a_head_deadline_t
     assert waited is not None and waited < 1.5
 
 
+async def test_a_body_slower_than_its_deadline_is_answered_408_and_the_connection_closed() -> None:
+    async with receiving(body_timeout=0.5) as running:
+        conn = await Conn.open(running.url)
+        await conn.send(head("POST", hook_path(KEY, "dg"), len(RECORD)))
+        start = time.monotonic()
+
+        async def trickle() -> None:
+            for byte in RECORD[:-1]:
+                await conn.send(bytes([byte]))
+                await asyncio.sleep(0.05)
+
+        trickling = asyncio.create_task(trickle())
+        answer = await asyncio.wait_for(conn.answer(), 3)
+        took = time.monotonic() - start
+        trickling.cancel()
+        closed = await conn.closed_within(1)
+    assert answer.status == 408 and answer.headers["connection"] == "close"
+    assert "message" in answer.json() and b"\n" not in answer.body
+    assert took < 1.5 and closed is not None
+    assert not running.store.calls
+
+
 async def test_connections_past_the_cap_are_turned_away_at_once_and_the_rest_expire() -> None:
     """A crowd of connections that send nothing: the server holds at most the cap, answers the rest 503
     (or closes them) at once, and serves again as soon as the crowd's head deadlines pass."""
