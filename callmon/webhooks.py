@@ -40,6 +40,8 @@ from callmon.model import Call
 from callmon.providers import ADAPTERS, Adapter, Source, pushing
 from callmon.providers.base import rows_of
 from callmon.providers.errors import BadRecord
+from callmon.redact import scrub
+from callmon.text import clean, cut
 
 log = logging.getLogger("callmon.webhooks")
 MAX_BODY = 1 << 20  # 1 MiB: a CDR batch is far smaller
@@ -341,7 +343,9 @@ def _error(
     status: int, message: str, *, close: bool = False, allow: tuple[str, ...] = (), retry_after: int = 0
 ) -> Response:
     """A one-line JSON answer. `close` for one sent before the body was read whole: what the client still
-    sends must not be taken for a next request."""
+    sends must not be taken for a next request. The message can quote the delivery (a parser's words), so
+    it is cleaned and masked like any text callmon shows."""
+    message = cut(scrub(clean(message)), 200)
     headers = {"connection": "close"} if close else {}
     if allow:
         headers["allow"] = ", ".join(allow)
