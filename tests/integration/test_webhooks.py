@@ -264,7 +264,7 @@ async def test_a_flood_waits_for_room_in_a_small_queue_and_loses_nothing() -> No
 
         watcher = asyncio.create_task(watch_backlog())
         sending = asyncio.gather(*(sender(i) for i in range(senders)))
-        assert await wait_for(lambda: running.receiver.backlog == slots, 10)
+        assert await wait_for(lambda: running.receiver.backlog >= slots, 10)
         await asyncio.sleep(0.2)  # time for senders past the queue's size to be wrongly answered
         held_back = answered
         running.consume()
