@@ -166,13 +166,12 @@ async def _start_receiver(
     receiver = Receiver(sources, key, lambda call: store.apply(call, "push"), webhooks.public_url)
     receiver.address = url_of(sock)
     await stack.enter_async_context(serving(receiver.app(), sock))
-    task = asyncio.create_task(receiver.run(), name="webhook-receiver")
+    consumer = asyncio.create_task(receiver.run(), name="webhook-receiver")
 
     async def stop() -> None:
-        await receiver.drain()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Before the server stops (this runs first): deliveries still arriving are answered 503, what is
+        # queued is stored for a bounded time, and what is left is counted in one line, never waited for.
+        await receiver.stop(consumer)
 
     stack.push_async_callback(stop)
     return receiver
