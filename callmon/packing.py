@@ -2,8 +2,12 @@
 
 A packed payload is plain bytes (`Packed`), not an object wrapping them (at 100k calls a wrapper alone costs
 5 MB): two bytes name the payload's shape (its field names, kept once per shape) and the rest is the values as
-compact JSON, deflated against a preset dictionary. Only `unpack()` reads it; the type keeps anything else
-from mistaking it for the payload.
+compact JSON, compressed with zstd against a preset dictionary. Only `unpack()` reads it; the type keeps
+anything else from mistaking it for the payload.
+
+zstd, not zlib: with a preset dictionary zlib must load the dictionary into a new compressor for every
+payload, which was most of what packing cost; a zstd compressor keeps it, and packs a payload four times
+faster for a few more bytes.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import zlib
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any, NewType
+
+import zstandard
 
 Packed = NewType("Packed", bytes)
 EMPTY = Packed(b"")
@@ -197,10 +202,9 @@ def pack(raw: Mapping[str, Any] | Packed) -> Packed:
         if shape:
             value = list(raw.values())
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=_ZDICT)  # raw deflate: no header, no checksum
     # surrogatepass: a payload read by anything but callmon.untrusted may hold a lone surrogate; it must pack.
     body = text.encode("utf-8", "surrogatepass")
-    return Packed(shape.to_bytes(2, "big") + packer.compress(body) + packer.flush())
+    return Packed(shape.to_bytes(2, "big") + _codec(_ZDICT).compress(body))
 
 
 def unpack(raw: Mapping[str, Any] | Packed) -> dict[str, Any]:
@@ -218,7 +222,36 @@ def unpack(raw: Mapping[str, Any] | Packed) -> dict[str, Any]:
 # unpacked), or packed again whole past the shape limit. The dictionary is part of the format: a file
 # written with another one is packed again once, with the dictionary it was written with.
 DICTIONARY = _ZDICT
-DICTIONARY_ID = hashlib.sha256(_ZDICT).hexdigest()[:16]
+DICTIONARY_ID = hashlib.sha256(b"zstd:" + _ZDICT).hexdigest()[:16]
+_local = threading.local()  # zstd's compressors are not for two threads at once: one set per thread
+
+
+class _Codec:
+    def __init__(self, dictionary: bytes) -> None:
+        data = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        # Frames without zstd's 4-byte magic number: every packed payload is ours, and 4 bytes is 3 % of one.
+        params = zstandard.ZstdCompressionParameters.from_level(
+            3, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=False, write_content_size=True,
+            write_dict_id=False,
+        )  # fmt: skip
+        self.compressor = zstandard.ZstdCompressor(dict_data=data, compression_params=params)
+        self.decompressor = zstandard.ZstdDecompressor(dict_data=data, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+
+    def compress(self, body: bytes) -> bytes:
+        return self.compressor.compress(body)
+
+    def decompress(self, blob: bytes) -> bytes:
+        return self.decompressor.decompress(blob)
+
+
+def _codec(dictionary: bytes) -> _Codec:
+    codecs: dict[bytes, _Codec] | None = getattr(_local, "codecs", None)
+    if codecs is None:
+        codecs = _local.codecs = {}
+    codec = codecs.get(dictionary)
+    if codec is None:
+        codec = codecs[dictionary] = _Codec(dictionary)
+    return codec
 
 
 def shape_of(packed: Packed) -> int:
@@ -249,8 +282,7 @@ def adopt(blob: bytes, names: tuple[str, ...], dictionary: bytes = _ZDICT) -> Pa
 
 
 def _unpack(blob: bytes, names: tuple[str, ...], dictionary: bytes) -> dict[str, Any]:
-    unpacker = zlib.decompressobj(-15, zdict=dictionary)
-    value = json.loads((unpacker.decompress(blob[2:]) + unpacker.flush()).decode("utf-8", "surrogatepass"))
+    value = json.loads(_codec(dictionary).decompress(blob[2:]).decode("utf-8", "surrogatepass"))
     if names:
         return dict(zip(names, value, strict=True))
     return value if isinstance(value, dict) else {"payload": value}
