@@ -45,3 +45,8 @@ class Feed(Protocol):
     async def detail(self, key: Key) -> Call | None:
         """Everything the detail pane shows for a call (transcript...), fetched now; errors become notices."""
         ...
+
+    def status(self) -> str | None:
+        """A line about the feed itself for the header (team mode: whether the shared engine is reachable,
+        who leads each account), or None when there is nothing to say."""
+        ...

@@ -13,6 +13,7 @@ import httpx
 from callmon import __version__
 from callmon.config import Webhooks
 from callmon.engine import Engine
+from callmon.feed import Feed
 from callmon.files import FileError
 from callmon.history import History, HistoryError
 from callmon.providers import Budget, Source
@@ -43,7 +44,7 @@ class Loading:
 @dataclass
 class Session:
     store: CallStore
-    engine: Engine
+    engine: Feed  # the local Engine, or a team viewer's feed: the monitor and watch see only this
     sources: list[Source]
     problems: list[str] = field(default_factory=list)  # one line each, for the user
     receiver: Receiver | None = None

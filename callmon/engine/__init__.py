@@ -122,6 +122,9 @@ class Engine:
             self.notice(f"{key[0]}: detail for {key[1]}: {one_line(exc)}")
             return self.store.get(key)
 
+    def status(self) -> str | None:
+        return None  # polling here: each source's health says everything
+
     # -- ticks ------------------------------------------------------------------------------------------------
 
     async def tick(self) -> list[Change]:

@@ -157,6 +157,7 @@ class MonitorScreen(Screen[None]):
             ),
             health,
             receiver=app.receiver_text(),
+            extra=session.engine.status() if session else None,
             zone=display.zone_name(self.clock()),
         )
         self.table.set_stale(frozenset(h.name for h in health if h.state.down))

@@ -191,6 +191,9 @@ async def test_a_running_session_takes_in_the_rest_of_history_newest_first(tmp_p
             # c00000 is polled again (completed) before its row is read back.
             session.store.apply(Call("a", "vobiz", "c00000", Status.COMPLETED))
             session.store.subscribe(lambda batch: seen.extend(c.kind for c in batch))
+            from callmon.engine import Engine
+
+            assert isinstance(session.engine, Engine)
             await session.engine.tick()
             for _ in range(1000):
                 if session.loading.finished:
