@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 import callmon.query as query_module
 from callmon.model import Call, Status
 from callmon.query import Query, QueryError, _Term, compile_query
-from callmon.text import clean, safe_json
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 T = NOW.timestamp()
@@ -524,16 +523,3 @@ def test_select_is_the_per_call_predicate(text: str, some: list[Call], statuses:
     q = compile_query(text)
     expected = [c for c in some if q(c, T) and (statuses is None or c.status in statuses)]
     assert q.select(some, T, statuses) == expected
-
-
-def test_clean_and_safe_json_neutralise_terminal_escapes() -> None:
-    hostile = "a\x1b[31mred\x1b[0m\x1b]0;title\x07\x9b2J\x07b\u202ec"
-    assert clean(hostile) == "ared b c"
-    rendered = safe_json({"k": hostile})
-    assert (
-        "\x1b" not in rendered
-        and "\x9b" not in rendered
-        and "\x07" not in rendered
-        and "\u202e" not in rendered
-    )
-    assert "\\u001b" in rendered and "\\u009b" in rendered
