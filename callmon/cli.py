@@ -428,6 +428,7 @@ async def _watch_stream(
         tick_hz=history[1].tick_hz if history else 4.0,
         on_notice=notice,
         webhooks=history[1].webhooks if history else None,
+        window=history[1].window if history else None,
     ) as session:
         for problem in session.problems:
             notice(problem)
@@ -495,6 +496,7 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
                 tick_hz=min(config_.tick_hz, fps or config_.tick_hz),
                 on_notice=notice,
                 webhooks=config_.webhooks,
+                window=config_.window,
             )
 
         def resolve(name: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from callmon.providers import ADAPTERS, Limits, Option, Source
+from callmon.window import Window, WindowError
 
 ENV_CONFIG = "CALLMON_CONFIG"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
@@ -33,7 +34,7 @@ _LIMITS = {
     "retry_after_max": (1, 86_400, False),
 }
 _COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled", "timezone", *_LIMITS}
-_TOP = {"sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers"}
+_TOP = {"sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers", "window"}
 # Keys that look like a secret were put in the wrong place: secrets live in the keyring or env.
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
 # Values that look like one, whatever their key: well-known token formats...
@@ -82,6 +83,7 @@ class Config:
     columns: tuple[str, ...] | None = None  # the monitor's columns, in order (`C` in the monitor saves them)
     utc: bool = False  # show times in UTC rather than the local zone
     mask_numbers: bool = False  # show phone numbers masked (+9198•••••463)
+    window: Window = field(default_factory=Window)  # which calls stay in memory (the rest stay in history)
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -161,9 +163,17 @@ def parse(text: str, path: Path | None = None) -> Config:
         retention_days=retention,
         webhooks=_webhooks(data, locate),
         columns=_columns(data.get("columns"), locate),
+        window=_window(data.get("window"), locate),
         utc=data.get("utc", False),
         mask_numbers=data.get("mask_numbers", False),
     )
+
+
+def _window(value: Any, locate: _Locator) -> Window:
+    try:
+        return Window.parse(value)
+    except WindowError as exc:
+        raise ConfigError(f"{locate.key(None, 'window')}: {exc}") from None
 
 
 def _columns(value: Any, locate: _Locator) -> tuple[str, ...] | None:
@@ -498,6 +508,8 @@ def example() -> str:
 
 # tick_hz = 4            # how often the monitor applies collected changes
 # retention_days = 7     # status history kept on disk
+# window = "today"       # calls kept in memory: "today", or the newest N (e.g. 200000); older ones stay
+#                        # in history, where a filter still finds them
 
 # [webhooks]             # for providers that push their calls to callmon
 # listen = "127.0.0.1:8780"

@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS calls (
     written REAL NOT NULL,
     PRIMARY KEY (source, call_id)
 );
-CREATE INDEX IF NOT EXISTS calls_first_seen ON calls (first_seen);
+CREATE INDEX IF NOT EXISTS calls_first_seen ON calls (first_seen, source, call_id);
 CREATE INDEX IF NOT EXISTS calls_written ON calls (written);
 """
 _COLUMNS = (
@@ -264,33 +264,46 @@ class History:
 
     # -- reading back -----------------------------------------------------------------------------------------
 
-    def count(self, sources: Iterable[str] | None = None) -> int:
-        return self._executor.submit(self._count, _names(sources)).result()
+    def count(self, sources: Iterable[str] | None = None, since: float = -math.inf) -> int:
+        return self._executor.submit(self._count, _names(sources), since).result()
 
-    def _count(self, sources: tuple[str, ...] | None) -> int:
+    def _count(self, sources: tuple[str, ...] | None, since: float = -math.inf) -> int:
         assert self._db is not None
-        where, args = _where(sources)
+        where, args = _where(sources, "first_seen >= ?" if since > -math.inf else None)
+        if since > -math.inf:
+            args = (*args, since)
         return int(self._db.execute(f"SELECT count(*) FROM calls{where}", args).fetchone()[0])
 
     def newest(
-        self, limit: int, sources: Iterable[str] | None = None, before: float = math.inf
+        self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
-        """Up to `limit` calls first seen before `before`, newest first (blocking: use `read` from a loop)."""
-        return self._executor.submit(self._newest, limit, _names(sources), before).result()
+        """Up to `limit` calls first seen since `since`, newest first (blocking: use `read` in a loop)."""
+        return self._executor.submit(self._newest, limit, _names(sources), None, since).result()
 
     async def read(
-        self, limit: int, sources: Iterable[str] | None = None, before: float = math.inf
+        self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
-        return await asyncio.wrap_future(self._executor.submit(self._newest, limit, _names(sources), before))
+        return await asyncio.wrap_future(
+            self._executor.submit(self._newest, limit, _names(sources), None, since)
+        )
 
-    def _newest(self, limit: int, sources: tuple[str, ...] | None, before: float) -> list[Call]:
+    def _newest(
+        self, limit: int, sources: tuple[str, ...] | None, after: Cursor | None, since: float
+    ) -> list[Call]:
+        """Newest first, ties in key order, from just past `after` (the last row of a previous read)."""
         assert self._db is not None
-        where, args = _where(sources, "first_seen < ?" if math.isfinite(before) else None)
-        if math.isfinite(before):
-            args = (*args, before)
+        clauses: list[str] = []
+        args: list[Any] = []
+        if after is not None:
+            clauses.append("(first_seen, source, call_id) < (?, ?, ?)")
+            args.extend(after)
+        if since > -math.inf:
+            clauses.append("first_seen >= ?")
+            args.append(since)
+        where, source_args = _where(sources, " AND ".join(clauses) or None)
         query = f"{_SELECT}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
         calls = []
-        for row in self._db.execute(query, (*args, limit)):
+        for row in self._db.execute(query, (*source_args, *args, limit)):
             try:
                 calls.append(self._call(row))
             except (ValueError, KeyError, TypeError, IndexError):
@@ -298,24 +311,33 @@ class History:
         return calls
 
     async def stream(
-        self, sources: Iterable[str] | None = None, *, start: int = 0, batch: int = BATCH
+        self,
+        sources: Iterable[str] | None = None,
+        *,
+        start: int = 0,
+        batch: int = BATCH,
+        since: float = -math.inf,
+        limit: int | None = None,
     ) -> AsyncIterator[list[Call]]:
-        """Every call, newest first, a batch at a time (each read on the history thread), after the first
-        `start` (those already read with `read`)."""
+        """Every call first seen since `since` (at most `limit`), newest first, a batch at a time (each read on
+        the history thread), after the first `start` (those already read with `read`)."""
         names = _names(sources)
-        before = math.inf
+        after: Cursor | None = None
+        left = sys.maxsize if limit is None else limit - start
         if start:
-            first = await asyncio.wrap_future(self._executor.submit(self._newest, start, names, math.inf))
+            first = await asyncio.wrap_future(self._executor.submit(self._newest, start, names, None, since))
             if not first:
                 return
-            before = first[-1].first_seen
-        while True:
-            calls = await asyncio.wrap_future(self._executor.submit(self._newest, batch, names, before))
+            after = _cursor(first[-1])
+        while left > 0:
+            size = min(batch, left)
+            calls = await asyncio.wrap_future(self._executor.submit(self._newest, size, names, after, since))
             if not calls:
                 return
             yield calls
-            before = calls[-1].first_seen
-            if len(calls) < batch:
+            left -= len(calls)
+            after = _cursor(calls[-1])
+            if len(calls) < size:
                 return
 
     def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
@@ -470,6 +492,13 @@ class History:
 
         self._executor.submit(_close).result()
         self._executor.shutdown(wait=True)
+
+
+Cursor = tuple[float, str, str]
+
+
+def _cursor(call: Call) -> Cursor:
+    return (call.first_seen, call.source, call.call_id)
 
 
 def _names(sources: Iterable[str] | None) -> tuple[str, ...] | None:

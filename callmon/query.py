@@ -2,13 +2,16 @@
 
     status:failed,busy  -provider:velip  to:+91*  dur>60  cost>=0.5  age<10m  is:active  timeout
 
-Terms are ANDed. `field:a,b` is OR within a field; `-` negates a term; `*` is a wildcard. Text fields match
-when they contain the value, or (with `*`) when the whole field matches the pattern. Free words match any
-of id, campaign, from, to, reason, raw status, source, provider and status.
+Terms are ANDed. `field:a,b` is OR within a field; `-` negates the term right after it (`-5`, a `-` then a
+digit, is a word); `*` is a wildcard. Text fields match when they contain the value, or (with `*`) when the
+whole field matches the pattern. Free words match any of id, campaign, from, to, reason, raw status, source,
+provider and status. `dur` is what the table's DUR cell shows (live while a call is); `age` and a live `dur`
+move with the clock (`Query.timed`).
 """
 
 from __future__ import annotations
 
+import operator
 import re
 import shlex
 import time
@@ -18,7 +21,9 @@ from itertools import compress, repeat
 from operator import attrgetter, contains, eq
 from typing import Any
 
+from callmon.columns import live_seconds
 from callmon.model import ACTIVE, ENDED, Call, Status
+from callmon.providers import names
 
 Predicate = Callable[[Call, float], bool]
 
@@ -41,28 +46,50 @@ TEXT_FIELDS: dict[str, str] = {
     "raw": "raw_status",
 }
 _ALIASES = {"call": "id", "call_id": "id", "camp": "campaign", "dir": "direction", "raw_status": "raw"}
-# comparison name -> (how to read it off a call, unit kind)
-NUMERIC_FIELDS: dict[str, tuple[Callable[[Call, float], float | None], str]] = {
-    "dur": (lambda c, now: c.duration_s, "time"),
-    "bill": (lambda c, now: c.billable_s, "time"),
-    "cost": (lambda c, now: c.cost, "number"),
-    "age": (lambda c, now: _age(c, now), "time"),
+
+
+_LIVE = tuple(ACTIVE)  # tested by identity: an enum's hash is a Python call
+
+
+def _dur(call: Call, now: float) -> float | None:
+    # Only a live call's duration needs the clock; most calls have ended.
+    return live_seconds(call, now) if call.status in _LIVE else call.duration_s
+
+
+def _age(call: Call, now: float) -> float | None:
+    anchor = call.started_at or call.updated_at
+    return None if anchor is None else now - anchor.timestamp()
+
+
+# comparison name -> (how to read it off a call at a time, unit kind, whether the answer moves with the clock)
+NUMERIC_FIELDS: dict[str, tuple[Callable[[Call, float], float | None], str, bool]] = {
+    # What the DUR cell shows, so `is:active dur>30` finds the calls live for more than 30 s.
+    "dur": (_dur, "time", True),
+    "bill": (lambda c, now: c.billable_s, "time", False),
+    "cost": (lambda c, now: c.cost, "number", False),
+    "age": (_age, "time", True),
 }
 _NUM_ALIASES = {"duration": "dur", "billable": "bill", "billsec": "bill"}
 _IS = {"active": ACTIVE, "ended": ENDED, "live": ACTIVE}
 _EXACT_FIELDS = {"status", "provider", "direction"}
 _COMPARISON = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)(.+)$")
 _DANGLING = re.compile(r"^([a-z_]+)(>=|<=|!=|>|<|=)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MEMO_LIMIT = 50_000
-_FREE_FIELDS = ("call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
+# Status first: it is the cheapest to read.
+_FREE_FIELDS = ("status", "call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
-PROVIDERS = ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
 
 
-def _age(call: Call, now: float) -> float | None:
-    anchor = call.started_at or call.updated_at
-    return None if anchor is None else now - anchor.timestamp()
+Passing = Callable[[Collection[Any]], frozenset[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +98,22 @@ class _Term:
     values pass, so a whole column of calls can be tested at once, each distinct value once (Query.select)."""
 
     predicate: Predicate
-    attr: str | None = None  # the one field the term reads, if it reads one and not the clock
-    # Of some values of that field, those that pass: one pass in C over all of them, not a call per value.
-    passing: Callable[[Collection[Any]], frozenset[Any]] | None = None
+    # The one field the term reads (if it reads one and not the clock), and of some values of that field
+    # those that pass: one pass in C over all of them, not a call per value.
+    column: tuple[str, Passing] | None = None
     statuses: tuple[Status, ...] | None = None  # for status terms: the statuses that pass
+    timed: bool = False  # its answer changes with the clock alone
 
     def negated(self) -> _Term:
-        predicate, passing = self.predicate, self.passing
+        predicate, column = self.predicate, self.column
+        if column is not None:
+            attr, passing = column
+            column = (attr, lambda values: frozenset(values) - passing(values))
         return _Term(
             lambda c, now: not predicate(c, now),
-            self.attr,
-            None if passing is None else lambda values: frozenset(values) - passing(values),
+            column,
             None if self.statuses is None else tuple(s for s in Status if s not in self.statuses),
+            self.timed,
         )
 
 
@@ -101,6 +132,12 @@ class Query:
     def empty(self) -> bool:
         return self.predicate is None
 
+    @property
+    def timed(self) -> bool:
+        """Whether the answer can change with the clock alone (`age`, `dur` of live calls), so whoever shows
+        the calls it picks re-applies it now and then."""
+        return any(term.timed for term in self.terms)
+
     def select(
         self, calls: Iterable[Call], now: float | None = None, statuses: Collection[Status] | None = None
     ) -> list[Call]:
@@ -117,13 +154,13 @@ class Query:
         # Status tests first: a status is one of nine objects and its test a tuple lookup, the cheapest pass
         # there is, and the calls it drops are calls the field passes after it need not read.
         wanted: list[tuple[Status, ...]] = [] if statuses is None else [tuple(statuses)]
-        fields: list[tuple[str, Callable[[Collection[Any]], frozenset[Any]]]] = []
+        fields: list[tuple[str, Passing]] = []
         rest: list[Predicate] = []
         for term in self.terms:
             if term.statuses is not None:
                 wanted.append(term.statuses)
-            elif term.attr is not None and term.passing is not None:
-                fields.append((term.attr, term.passing))
+            elif term.column is not None:
+                fields.append(term.column)
             else:
                 rest.append(term.predicate)
         for members in wanted:
@@ -159,10 +196,13 @@ def compile_query(text: str | None) -> Query:
 
 
 def _term(token: str) -> _Term:
-    negate = token.startswith("-") and len(token) > 1 and not token[1:2].isdigit()
-    body = token[1:] if negate else token
-    term = _positive(body)
-    return term.negated() if negate else term
+    if not token.startswith("-") or token[1:2].isdigit():  # -5 is a word ("-5 dB"), not "not 5"
+        return _positive(token)
+    body = token[1:]
+    if not body.strip() or body.startswith("-"):
+        # A lone "-" would be a word in every phone number and id: it is a negation missing its term.
+        raise QueryError(f"{token!r}: - negates the term right after it (e.g. -status:failed)")
+    return _positive(body).negated()
 
 
 def _statuses(wanted: Collection[Status]) -> _Term:
@@ -176,10 +216,10 @@ def _positive(body: str) -> _Term:
     if dangling:
         raise QueryError(f"{body!r}: needs a value after {dangling.group(2)}")
     comparison = _COMPARISON.match(body)
-    if comparison and ":" not in comparison.group(1):
+    if comparison:
         name = _NUM_ALIASES.get(comparison.group(1), comparison.group(1))
         if name in NUMERIC_FIELDS:
-            return _Term(_compare(name, comparison.group(2), comparison.group(3), body))
+            return _compare(name, comparison.group(2), comparison.group(3), body)
         if comparison.group(1) in TEXT_FIELDS or comparison.group(1) in _ALIASES:
             raise QueryError(f"{body!r}: use {comparison.group(1)}:value for text fields")
         raise QueryError(
@@ -215,22 +255,22 @@ def _field(name: str, value: str, body: str) -> _Term:
                 )
     if name == "provider":
         for v in values:
-            if "*" not in v and v.lower() not in PROVIDERS:
-                raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(PROVIDERS)})")
+            if "*" not in v and v.lower() not in names():
+                raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(names())})")
     matchers = [_Matcher.of(v, exact=name in _EXACT_FIELDS) for v in values]
     if name == "status":
         return _statuses([s for s in Status if any(m(s.value) for m in matchers)])
     get = attrgetter(attr)
-    # Field values repeat (statuses, sources, campaigns): remember each distinct value's answer.
-    memo: dict[object, bool] = {}
 
-    def accepts(field: object) -> bool:
-        if field is None:
-            return False
+    # Field values repeat (sources, campaigns): remember each distinct value's answer (up to a point: a
+    # dict keeps what it has, an LRU cache would pay an eviction for every new phone number).
+    memo: dict[str | None, bool] = {None: False}
+
+    def accepts(field: str | None) -> bool:
         answer = memo.get(field)
         if answer is None:
-            text = str(field).lower()
-            answer = any(m(text) for m in matchers)
+            assert field is not None  # it is in the memo from the start
+            answer = any(m(field.lower()) for m in matchers)
             if len(memo) < _MEMO_LIMIT:
                 memo[field] = answer
         return answer
@@ -243,7 +283,7 @@ def _field(name: str, value: str, body: str) -> _Term:
             found.update(compress(present, matcher.many(texts)))
         return frozenset(found)
 
-    return _Term(lambda call, now: accepts(get(call)), attr, passing)
+    return _Term(lambda call, now: accepts(get(call)), (attr, passing))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,27 +291,28 @@ class _Matcher:
     """One value of a field term, tested against lowercase text: contained in it, equal to it (exact fields), or
     matching it whole when it has a `*`."""
 
-    value: str
+    value: str = ""  # without a `*`: the text to find (or to equal, for an exact field)
     exact: bool = False
+    # With a `*`: what the whole text must match. Text fields hold no line breaks (cleaned when a call is
+    # built), so `.` needs no DOTALL.
     pattern: re.Pattern[str] | None = None
 
     @classmethod
-    def of(cls, value: str, *, exact: bool) -> _Matcher:
+    def of(cls, value: str, *, exact: bool = False) -> _Matcher:
         value = value.lower()
         if "*" in value:
-            parts = (re.escape(part) for part in value.split("*"))
-            return cls(value, pattern=re.compile("^" + ".*".join(parts) + "$", re.S))
-        return cls(value, exact=exact)
+            return cls(pattern=re.compile(".*".join(map(re.escape, value.split("*")))))
+        return cls(value, exact)
 
     def __call__(self, text: str) -> bool:
         if self.pattern is not None:
-            return self.pattern.match(text) is not None
+            return self.pattern.fullmatch(text) is not None
         return text == self.value if self.exact else self.value in text
 
     def many(self, texts: list[str]) -> Iterable[object]:
         """Whether each text matches (truthy or not), in C: a Python call per text is most of a filter."""
         if self.pattern is not None:
-            return map(self.pattern.match, texts)
+            return map(self.pattern.fullmatch, texts)
         return map(eq if self.exact else contains, texts, repeat(self.value))
 
 
@@ -281,11 +322,9 @@ def _free(word: str) -> Predicate:
         # Half-typed "status:..." (the table would flash empty on the way to a field term).
         raise QueryError(f"{word!r} is a field name: add ':' and a value" if name not in NUMERIC_FIELDS
                          else f"{word!r} is a field: compare it, e.g. {name}>60")  # fmt: skip
-    match = _Matcher.of(word, exact=False)
+    match = _Matcher.of(word)
 
     def predicate(call: Call, now: float) -> bool:
-        if match(call.status.value):
-            return True
         for attr in _FREE_FIELDS:
             value = getattr(call, attr)
             if value is not None and match(value.lower()):
@@ -295,33 +334,26 @@ def _free(word: str) -> Predicate:
     return predicate
 
 
-def _compare(name: str, op: str, raw_value: str, body: str) -> Predicate:
-    read, kind = NUMERIC_FIELDS[name]
+def _compare(name: str, op: str, raw_value: str, body: str) -> _Term:
+    read, kind, timed = NUMERIC_FIELDS[name]
     value = _number(raw_value, kind, body)
-    test: Callable[[float, float], bool] = {
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        "=": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-    }[op]
+    test = _OPERATORS[op]
 
     def predicate(call: Call, now: float) -> bool:
         actual = read(call, now)
         return actual is not None and test(actual, value)
 
-    return predicate
+    return _Term(predicate, timed=timed)
 
 
 def _number(text: str, kind: str, body: str) -> float:
     text = text.strip().lower()
     multiplier = 1
-    if kind == "time" and text and text[-1] in _UNITS:
+    if kind == "time" and text[-1:] in _UNITS:
         multiplier = _UNITS[text[-1]]
         text = text[:-1]
     try:
         return float(text) * multiplier
     except ValueError:
-        units = " (units: s, m, h, d)" if kind == "time" else ""
+        units = f" (units: {', '.join(_UNITS)})" if kind == "time" else ""
         raise QueryError(f"{body!r}: {text or 'nothing'!r} is not a number{units}") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,11 @@ from callmon.engine import Engine
 from callmon.feed import Feed
 from callmon.files import FileError
 from callmon.history import History, HistoryError
-from callmon.providers import Budget, Source
+from callmon.providers import ADAPTERS, Budget, Source
 from callmon.serve import bind, serving, url_of
 from callmon.store import CallStore
 from callmon.webhooks import Receiver, load_key, pushing_sources
+from callmon.window import Window
 
 FIRST_SCREENS = 500  # calls read back before the monitor's first frame: the newest, a few screens of them
 
@@ -65,6 +68,7 @@ async def live_session(
     webhooks: Webhooks | None = None,
     webhook_key: bytes | None = None,
     budgets: Mapping[str, Mapping[str, Budget]] | None = None,
+    window: Window | None = None,
 ) -> AsyncIterator[Session]:
     """Open everything, start polling, and close it all (history flushed) on the way out."""
     store = CallStore(clock) if clock else CallStore()
@@ -72,13 +76,19 @@ async def live_session(
     history: History | None = None
     names = [s.name for s, _ in pairs]
     loading = Loading(0)
+    since = -math.inf
+    if window is not None:
+        start = window.start(time.time(), [ADAPTERS[s.provider].zone(s) for s, _ in pairs])
+        since = -math.inf if start is None else start
+    limit = window.last if window is not None and window.last is not None else None
     if history_path is not None:
         history = History(history_path, retention_days=retention_days)
         try:
             history.open()
-            # The newest first, before the first frame; the rest once the session runs (stream_history).
-            loading = Loading(history.count(names))
-            for call in reversed(await history.read(FIRST_SCREENS, names)):
+            # The newest first, before the first frame; the rest of the window once the session runs.
+            count = history.count(names, since=since)
+            loading = Loading(count if limit is None else min(count, limit))
+            for call in reversed(await history.read(min(FIRST_SCREENS, loading.total), names, since=since)):
                 store.load(call)
                 loading.done += 1
             if history.read_only:
@@ -98,7 +108,7 @@ async def live_session(
             httpx.AsyncClient(transport=transport, headers={"User-Agent": f"callmon/{__version__}"})
         )
         receiver = await _start_receiver(stack, pairs, store, webhooks, webhook_key, notes)
-        engine = Engine(store, client, history=history, tick_hz=tick_hz, on_notice=on_notice)
+        engine = Engine(store, client, history=history, tick_hz=tick_hz, on_notice=on_notice, window=window)
         for source, secrets in pairs:
             engine.add(
                 source,
@@ -109,7 +119,7 @@ async def live_session(
         await engine.start()
         session = Session(store, engine, [s for s, _ in pairs], notes, receiver, loading)
         reader = (
-            asyncio.create_task(_stream_history(history, session, names), name="history-reader")
+            asyncio.create_task(_stream_history(history, session, names, since, limit), name="history-reader")
             if history is not None and not loading.finished
             else None
         )
@@ -123,11 +133,13 @@ async def live_session(
             await engine.stop()
 
 
-async def _stream_history(history: History, session: Session, names: list[str]) -> None:
+async def _stream_history(
+    history: History, session: Session, names: list[str], since: float, limit: int | None
+) -> None:
     """The rest of the history, newest first, a batch at a time, into the running session's store and to its
     subscribers (as "loaded" changes: shown, not announced)."""
     try:
-        async for batch in history.stream(names, start=session.loading.done):
+        async for batch in history.stream(names, start=session.loading.done, since=since, limit=limit):
             changes = session.store.load_batch(batch)
             session.loading.done += len(batch)
             if changes:

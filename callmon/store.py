@@ -7,7 +7,7 @@ batch per tick, with all changes to the same call since the last tick folded int
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -21,7 +21,8 @@ __all__ = ["Call", "CallStore", "Change", "ChangeKind", "Key", "StatusEvent", "V
 
 Key = tuple[str, str]
 # "loaded": read back from history while the session runs (shown, not announced as news).
-ChangeKind = Literal["new", "changed", "ended", "loaded"]
+# "evicted": left memory with the window (callmon.window); history still has it.
+ChangeKind = Literal["new", "changed", "ended", "loaded", "evicted"]
 _COMPARED = tuple(f.name for f in fields(Call) if f.compare)  # what Call's == compares
 _MERGED = tuple(
     f.name
@@ -165,6 +166,19 @@ class CallStore:
                 merged = revised(live, timeline=earlier + live.timeline)
                 self.calls[key] = merged
                 changes.append(Change(key, merged, live.status, "loaded", "history"))
+        return changes
+
+    def evict(self, keys: Iterable[Key]) -> list[Change]:
+        """Let these calls go from memory (history keeps them): those still live never go."""
+        changes = []
+        for key in keys:
+            call = self.calls.get(key)
+            if call is None or call.status.active or key in self._pending:
+                continue
+            del self.calls[key]
+            self._counts[key[0]] -= 1
+            self.unknown.get(key[0], set()).discard(key[1])
+            changes.append(Change(key, call, call.status, "evicted", "history"))
         return changes
 
     def hold_in_arrival_order(self) -> None:

@@ -365,6 +365,11 @@ class CallView:
         for change in changes:
             key, call = change.key, change.call
             before = calls.get(key)
+            if change.kind == "evicted":
+                if before is not None:
+                    self._forget(key, before)
+                    moved = True
+                continue
             if before is not None and key not in previous:
                 previous[key] = before
             # A new call goes last: the calls stay in arrival order only if it ties after the call held last (it
@@ -417,6 +422,17 @@ class CallView:
             self._shown_counts[call.status] += 1
             changed.add(key)
         return ViewDelta(frozenset(changed), moved, previous)
+
+    def _forget(self, key: Key, call: Call) -> None:
+        """A call gone from memory with the window: out of the rows, the counts and the view's copy."""
+        row = self._entry(call, key)
+        self._master.remove(row)
+        self._all_counts[call.status] -= 1
+        if self._shown is not None and key in self._shown_keys:
+            self._shown.remove(row)
+            self._shown_keys.discard(key)
+            self._shown_counts[call.status] -= 1
+        del self.calls[key]
 
     def next_matching(self, start: int, step: int, statuses: frozenset[Status]) -> int | None:
         """Index of the next row (after `start`, in direction `step`) whose status is in `statuses`."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 
 import httpx
 
@@ -18,12 +20,15 @@ from callmon.feed import CredentialNeed
 from callmon.health import SourceHealth, State
 from callmon.history import History, HistoryError
 from callmon.model import Call
-from callmon.providers import Budget, Source
+from callmon.providers import ADAPTERS, Budget, Source
 from callmon.store import CallStore, Change, Key
+from callmon.window import Window
 
 __all__ = ["CredentialNeed", "Engine", "SourceHealth", "State"]
 
 log = logging.getLogger("callmon.engine")
+EVICT_EVERY = 60.0  # seconds between passes over the store for calls that left the window
+EVICT_SLICE = 20_000  # calls looked at per tick during a pass: a pass never holds the loop up for long
 
 
 class Engine:
@@ -35,11 +40,17 @@ class Engine:
         history: History | None = None,
         tick_hz: float = 4.0,
         on_notice: Callable[[str], None] | None = None,
+        window: Window | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.history = history
         self.tick_hz = tick_hz
+        # Calls past the window leave memory (history keeps them); None keeps every call.
+        self.window = window
+        self._pass: list[Key] = []
+        self._pass_cutoff = 0.0
+        self._next_pass = 0.0
         self._workers: dict[str, SourceWorker] = {}
         self._on_notice = on_notice
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,3 +161,41 @@ class Engine:
         while True:
             await asyncio.sleep(period)
             await self.tick()
+            if self.window is not None:
+                await self.evict_some()
+
+    async def evict_some(self, now: float | None = None) -> list[Change]:
+        """One slice of a pass over the store for calls that left the window; a pass starts every
+        EVICT_EVERY seconds. The changes (kind "evicted") go to subscribers; history already has the calls."""
+        window = self.window
+        if window is None:
+            return []
+        now = time.time() if now is None else now
+        if not self._pass:
+            if now < self._next_pass:
+                return []
+            self._next_pass = now + EVICT_EVERY
+            calls = self.store.calls
+            if window.last is not None:
+                if len(calls) <= window.last:
+                    return []
+                firsts = list(map(attrgetter("first_seen"), calls.values()))
+                # The newest `last` stay: the cutoff is the first-seen time of the one just past them.
+                self._pass_cutoff = await asyncio.to_thread(_nth_newest, firsts, window.last)
+            else:
+                zones = [ADAPTERS[w.source.provider].zone(w.source) for w in self._workers.values()]
+                self._pass_cutoff = window.start(now, zones) or now
+            self._pass = list(calls)
+        cutoff = self._pass_cutoff
+        chunk, self._pass = self._pass[:EVICT_SLICE], self._pass[EVICT_SLICE:]
+        calls = self.store.calls
+        gone = [k for k in chunk if (c := calls.get(k)) is not None and c.first_seen < cutoff]
+        changes = self.store.evict(gone)
+        if changes:
+            self.store.deliver(changes)
+        return changes
+
+
+def _nth_newest(firsts: list[float], n: int) -> float:
+    firsts.sort(reverse=True)
+    return firsts[n - 1] if n <= len(firsts) else float("-inf")
