@@ -19,6 +19,7 @@ from callmon import __version__, config, credentials, output, redact
 from callmon.config import Config, ConfigError
 from callmon.engine.once import DEFAULT_MAX_TIME
 from callmon.files import FileError
+from callmon.model import Call
 from callmon.providers import ADAPTERS, Source
 from callmon.query import Query, QueryError, compile_query
 
@@ -71,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     watch.add_argument("--raw", action="store_true", help="include the provider's raw payload (json/ndjson)")
     watch.add_argument("--demo", action="store_true", help="watch the built-in simulator instead of config")
+    watch.add_argument(
+        "--since",
+        type=_duration,
+        metavar="AGE",
+        help="with --once: also the calls history holds from this far back (e.g. 2d, 6h), not only today's",
+    )
     _people_args(watch)
     watch.add_argument(
         "--max-time",
@@ -82,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "sources", parents=[common], help="list configured sources and whether their secrets are set"
+    )
+
+    hist = sub.add_parser(
+        "history", parents=[common], help="the history file: its size, rows, oldest call; prune"
+    )
+    hist_sub = hist.add_subparsers(dest="history_command", parser_class=_Parser)
+    hist_sub.add_parser("status", parents=[common], help="where it is, its size, how many calls, the oldest")
+    prune = hist_sub.add_parser("prune", parents=[common], help="delete calls older than retention_days now")
+    prune.add_argument(
+        "--older-than", type=_duration, metavar="AGE", help="instead of retention_days: e.g. 2d, 36h, 90m"
     )
 
     auth = sub.add_parser("auth", parents=[common], help="provider secrets in the OS keyring")
@@ -148,7 +165,10 @@ def _display_args(parser: argparse.ArgumentParser) -> None:
 def _people_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--utc", action="store_true", default=None, help="show times in UTC (default: local)")
     parser.add_argument(
-        "--mask", action="store_true", default=None, help="mask phone numbers (+9198•••••463), e.g. to share a screen"
+        "--mask",
+        action="store_true",
+        default=None,
+        help="mask phone numbers (+9198•••••463), e.g. to share a screen",
     )
 
 
@@ -171,7 +191,6 @@ def _apply_display(args: argparse.Namespace, cfg: Config | None = None) -> float
     """Set Textual's frame cap and colour system, which Textual reads when it is imported: so this runs
     before anything imports it. Also how times and numbers read (callmon.display)."""
     import os
-
 
     if "textual" in sys.modules:
         raise RuntimeError("the display must be set up before Textual is imported")
@@ -221,6 +240,23 @@ def _ranged(convert: Callable[[str], Any], low: float, high: float, noun: str, *
 
 
 _port = _ranged(int, 0, 65535, "a port number")
+
+
+def _duration(text: str) -> float:
+    """Seconds from "90s", "15m", "36h", "7d" (a plain number is seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    unit = units.get(value[-1:], 0)
+    try:
+        number = float(value[:-1] if unit else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age (e.g. 90m, 36h, 7d)") from None
+    seconds = number * (unit or 1)
+    if not 0 < seconds <= 3650 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (above 0, at most 3650d)")
+    return seconds
+
+
 _count = _ranged(int, 1, 1_000_000, "a whole number")
 _speed = _ranged(float, 0, 1000, "a number", above=True)
 
@@ -283,6 +319,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _auth(args)
     if command in ("monitor", "demo"):
         return _monitor(args, demo=command == "demo")
+    if command == "history":
+        return _history(args)
     raise UsageError(f"`callmon {command}` is not available in this build yet")
 
 
@@ -322,6 +360,8 @@ def _watch(args: argparse.Namespace) -> int:
         if not args.once:
             return asyncio.run(_watch_stream(pairs, [], query, fmt, args.raw, demo.transport(), None))
         return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport(), args.max_time))
+    if args.since is not None and not args.once:
+        raise UsageError("--since goes with --once (a stream prints what changes from now on)")
     cfg = _selected(_load(args), args.source)
     _configure_people(args, cfg)
     found, missing = credentials.resolve_all(cfg.sources)
@@ -331,7 +371,9 @@ def _watch(args: argparse.Namespace) -> int:
         from callmon.history import default_path
 
         return asyncio.run(_watch_stream(pairs, missing, query, fmt, args.raw, None, (default_path(), cfg)))
-    return asyncio.run(_watch_once(pairs, missing, query, fmt, args.raw, None, args.max_time))
+    return asyncio.run(
+        _watch_once(pairs, missing, query, fmt, args.raw, None, args.max_time, since=args.since, cfg=cfg)
+    )
 
 
 async def _watch_once(
@@ -342,6 +384,9 @@ async def _watch_once(
     raw: bool,
     transport: httpx.AsyncBaseTransport | None,
     max_time: float = DEFAULT_MAX_TIME,
+    *,
+    since: float | None = None,
+    cfg: Config | None = None,
 ) -> int:
     from callmon.engine.once import dedupe, poll_all
 
@@ -351,7 +396,7 @@ async def _watch_once(
         transport=transport, headers={"User-Agent": f"callmon/{__version__}"}
     ) as client:
         results = await poll_all(pairs, client, max_time=max_time)
-    calls = []
+    calls = [] if since is None or cfg is None else await _from_history(cfg, query, since)
     failed = bool(problems)
     for result in results:
         name = result.source.name
@@ -370,6 +415,28 @@ async def _watch_once(
     shown = [c for c in dedupe(calls) if query(c)]
     _write(output.render(shown, fmt, raw=raw))
     return EXIT_RUNTIME if failed else EXIT_OK
+
+
+async def _from_history(cfg: Config, query: Query, since: float) -> list[Call]:
+    """The calls history holds from `since` seconds back that the filter matches, oldest first: what
+    `watch --once --since` prints beside what the providers answer now (which wins for a call in both)."""
+    import time
+
+    from callmon.history import History, HistoryError, default_path
+
+    if not default_path().exists():
+        return []
+    history = History(default_path(), retention_days=cfg.retention_days)
+    try:
+        history.open()
+        cutoff = time.time() - since
+        found = await history.search(query, [s.name for s in cfg.sources], limit=10**9)
+        return [c for c in reversed(found.calls) if c.first_seen >= cutoff]
+    except HistoryError as exc:
+        print(f"callmon: {exc}", file=sys.stderr)
+        return []
+    finally:
+        history.close()
 
 
 def _write(text: str) -> None:
@@ -661,9 +728,51 @@ def _config(args: argparse.Namespace) -> int:
         return EXIT_OK
     cfg = config.load(path)
     if not cfg.sources:
-        print(f"{path}: ok, but no [[sources]] yet: uncomment one of its examples (or add one) to watch calls")
+        print(
+            f"{path}: ok, but no [[sources]] yet: uncomment one of its examples (or add one) to watch calls"
+        )
     else:
         print(f"{path}: ok, {len(cfg.sources)} source(s)")
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from callmon.history import History, HistoryError, default_path
+
+    cfg = _load(args)
+    path = default_path()
+    if not path.exists():
+        print(f"no history yet at {path}")
+        return EXIT_OK
+    retention = cfg.retention_days if getattr(args, "older_than", None) is None else args.older_than / 86400
+    history = History(path, retention_days=retention)
+    try:
+        history.open()
+    except HistoryError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        if args.history_command == "prune":
+            history.prune_now()
+        stats = history.stats()
+    finally:
+        history.close()
+    size = sum(os.path.getsize(p) for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    if args.history_command == "prune":
+        print(f"{path}: pruned {history.pruned:,} calls older than {retention:g} days; {stats.rows:,} left")
+        return EXIT_OK
+    print(f"history: {path}")
+    print(f"size:    {size / 1024 / 1024:,.1f} MiB")
+    print(
+        f"calls:   {stats.rows:,}" + (" (read-only: another callmon writes it)" if history.read_only else "")
+    )
+    if stats.oldest is not None:
+        ago = (time.time() - stats.oldest) / 86400
+        print(f"oldest:  first seen {ago:.1f} days ago (kept {cfg.retention_days:g} days: retention_days)")
+    for source, count in stats.per_source:
+        print(f"  {source}\t{count:,}")
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ record per call and an events table) is migrated when opened.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import json
 import math
@@ -23,17 +24,19 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from callmon import packing
+from callmon import packing, search
 from callmon.files import FileError, private_dir
 from callmon.model import Call, Status, TranscriptLine, from_storage, trusted
 from callmon.pools import shared
+from callmon.query import Query
 from callmon.store import CallStore, Change
 
 SCHEMA_VERSION = 2
@@ -70,7 +73,14 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_first_seen ON calls (first_seen, source, call_id);
 CREATE INDEX IF NOT EXISTS calls_written ON calls (written);
+CREATE INDEX IF NOT EXISTS calls_campaign ON calls (campaign, first_seen);
+CREATE INDEX IF NOT EXISTS calls_status ON calls (status, first_seen);
+CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
+CREATE INDEX IF NOT EXISTS calls_to ON calls (to_number);
+CREATE TABLE IF NOT EXISTS vocabulary (field TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (field, value));
 """
+VOCABULARY_LIMIT = 20_000  # distinct values a field may have and still be a vocabulary
+SEARCH_SCAN_LIMIT = 2_000_000  # rows a search reads at most (then it says it stopped short)
 _COLUMNS = (
     "source, call_id, provider, status, campaign, raw_status, reason, direction, from_number, to_number, "
     "started_at, answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, "
@@ -109,15 +119,19 @@ class History:
         self.read_only = False  # another callmon writes this file: this one only reads it
         self.shared_with: str | None = None  # that process's pid
         self.migrated = 0  # calls moved over from an older file format when opened
+        self.pruned = 0  # calls deleted past retention_days when opened
         # This file's shape ids <-> this process's shape numbers (see callmon.packing).
         self._shape_names: dict[int, tuple[str, ...]] = {}
         self._file_shape: dict[tuple[str, ...], int] = {}
         self._dictionary = packing.DICTIONARY
+        # The vocabulary fields' distinct values, as the file keeps them; fields with too many are open.
+        self._words: dict[str, set[str]] = {}
+        self._open_fields: set[str] = set()
 
     # -- opening ----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating 0700 dir / 0600 file), migrate an older format, prune; raises HistoryError with a
+        """Open (creating 0700 dir / 0600 file), migrate an older format; raises HistoryError with a
         one-line reason."""
         self._executor.submit(self._open).result()
 
@@ -150,7 +164,6 @@ class History:
                 if old:
                     self._migrate_v1()
                 self._set_meta()
-                self._prune()
             elif "meta" not in self._tables():
                 raise HistoryError(
                     f"history {self.path}: written by an older callmon that still runs (pid {self.shared_with}); "
@@ -207,6 +220,10 @@ class History:
         if meta.get("dictionary") != packing.DICTIONARY_ID:
             self._dictionary = bytes.fromhex(meta.get("dictionary_bytes", ""))  # read-only: unpack with it
         self._read_shapes()
+        self._words = {}
+        for field, value in self._db.execute("SELECT field, value FROM vocabulary"):
+            self._words.setdefault(field, set()).add(value)
+        self._open_fields = {field for field, held in self._words.items() if len(held) > VOCABULARY_LIMIT}
 
     def _read_shapes(self) -> None:
         assert self._db is not None
@@ -262,10 +279,28 @@ class History:
             db.execute("DROP TABLE events")
         self.migrated = len(rows)
 
+    @property
+    def usable(self) -> bool:
+        return self._db is not None
+
+    def stats(self) -> Stats:
+        return self._executor.submit(self._stats).result()
+
+    def _stats(self) -> Stats:
+        assert self._db is not None
+        rows, oldest = self._db.execute("SELECT count(*), min(first_seen) FROM calls").fetchone()
+        per_source = self._db.execute(
+            "SELECT source, count(*) FROM calls GROUP BY source ORDER BY source"
+        ).fetchall()
+        return Stats(int(rows), oldest if oldest is not None and math.isfinite(oldest) else None, per_source)
+
     # -- reading back -----------------------------------------------------------------------------------------
 
     def count(self, sources: Iterable[str] | None = None, since: float = -math.inf) -> int:
-        return self._executor.submit(self._count, _names(sources), since).result()
+        return self.count_future(sources, since=since).result()
+
+    def count_future(self, sources: Iterable[str] | None = None, *, since: float = -math.inf) -> Future[int]:
+        return self._executor.submit(self._count, _names(sources), since)
 
     def _count(self, sources: tuple[str, ...] | None, since: float = -math.inf) -> int:
         assert self._db is not None
@@ -340,6 +375,57 @@ class History:
             if len(calls) < size:
                 return
 
+    async def search(
+        self,
+        query: Query,
+        sources: Iterable[str] | None = None,
+        *,
+        before: float = math.inf,
+        limit: int = 10_000,
+        now: float | None = None,
+    ) -> Found:
+        """The newest calls first seen before `before` (past the window in memory) that the filter matches,
+        at most `limit`; read on the history thread, with the database's indexes where the filter allows."""
+        at = time.time() if now is None else now
+        return await asyncio.wrap_future(
+            self._executor.submit(self._search, query, _names(sources), before, limit, at)
+        )
+
+    def _search(
+        self, query: Query, sources: tuple[str, ...] | None, before: float, limit: int, now: float
+    ) -> Found:
+        assert self._db is not None
+        base: list[tuple[str, list[Any]]] = []
+        if before < math.inf:
+            base.append(("first_seen < ?", [before]))
+        if sources is not None:
+            base.append((f"source IN ({', '.join('?' * len(sources))})" if sources else "0", list(sources)))
+        plan = search.plan(
+            query,
+            now,
+            lambda field: None if field in self._open_fields else self._words.get(field, set()),
+            base,
+        )
+        found = Found()
+        if plan.empty:
+            return found
+        sql = f"{_SELECT} WHERE {plan.where} ORDER BY first_seen DESC, source DESC, call_id DESC"
+        for row in self._db.execute(sql, plan.args):
+            found.read += 1
+            try:
+                call = self._call(row)
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue
+            if query(call, now):
+                found.calls.append(call)
+                if len(found.calls) >= limit:
+                    found.more = True
+                    break
+            if found.read >= SEARCH_SCAN_LIMIT:
+                found.cut_short = True
+                break
+        return found
+
     def load_into(self, store: CallStore, sources: Iterable[str] | None = None) -> int:
         """Put every remembered call (of `sources`, if given) back into the store; returns how many."""
         calls = self.newest(sys.maxsize, sources)
@@ -399,6 +485,10 @@ class History:
 
     # -- writing ----------------------------------------------------------------------------------------------
 
+    async def open_async(self) -> None:
+        """open() without holding up the event loop (a migration can take seconds)."""
+        await asyncio.wrap_future(self._executor.submit(self._open))
+
     async def write(self, batch: list[Change]) -> None:
         await asyncio.wrap_future(self._executor.submit(self._write, batch))
 
@@ -407,13 +497,37 @@ class History:
             return
         now = time.time()
         older = self._older_timelines([c for c in batch if c.kind == "new"])
+        words = self._new_words(c.call for c in batch)
         try:
             with self._db:
                 self._db.execute("BEGIN")
                 rows = [self._row(c.call, now, older.get(c.key)) for c in batch]
                 self._db.executemany(_INSERT, rows)
+                if words:
+                    self._db.executemany("INSERT OR IGNORE INTO vocabulary VALUES (?, ?)", words)
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"history {self.path}: {_why(exc)}") from None
+
+    def _new_words(self, calls: Iterable[Call]) -> list[tuple[str, str]]:
+        """Values of the vocabulary fields the file has not kept yet (a field past VOCABULARY_LIMIT is open:
+        searches read it row by row)."""
+        words = self._words
+        new: set[tuple[str, str]] = set()
+        for call in calls:
+            for field in search.VOCABULARY:
+                value = getattr(call, field)
+                if (
+                    value is not None
+                    and field not in self._open_fields
+                    and value not in words.setdefault(field, set())
+                ):
+                    new.add((field, value))
+        for field, value in new:
+            held = words[field]
+            held.add(value)
+            if len(held) > VOCABULARY_LIMIT:
+                self._open_fields.add(field)
+        return [(field, value) for field, value in new if field not in self._open_fields]
 
     def _older_timelines(self, new: list[Change]) -> dict[tuple[str, str], list[Any]]:
         """For calls new to this process that the file already knows (polled again before their row was read
@@ -465,21 +579,33 @@ class History:
 
     # -- retention --------------------------------------------------------------------------------------------
 
-    def _prune(self) -> int:
-        """Calls not written for `retention_days`, deleted a bounded batch per transaction."""
-        assert self._db is not None
+    def prune_now(self) -> int:
+        """Delete the calls past retention_days now (blocking); how many went."""
+        total = 0
+        while (deleted := self._executor.submit(self._prune_batch).result()) > 0:
+            total += deleted
+        self.pruned += total
+        return total
+
+    async def prune(self) -> int:
+        """prune_now off the event loop, a bounded batch per transaction: writes go on between batches."""
+        total = 0
+        while (deleted := await asyncio.wrap_future(self._executor.submit(self._prune_batch))) > 0:
+            total += deleted
+        self.pruned += total
+        return total
+
+    def _prune_batch(self) -> int:
+        if self._db is None or self.read_only:
+            return 0
         cutoff = time.time() - self.retention_days * 86400
-        deleted = 0
-        while True:
-            with self._db:
-                self._db.execute("BEGIN")
-                cursor = self._db.execute(
-                    "DELETE FROM calls WHERE rowid IN (SELECT rowid FROM calls WHERE written < ? LIMIT ?)",
-                    (cutoff, PRUNE_BATCH),
-                )
-            deleted += cursor.rowcount
-            if cursor.rowcount < PRUNE_BATCH:
-                return deleted
+        with self._db:
+            self._db.execute("BEGIN")
+            cursor = self._db.execute(
+                "DELETE FROM calls WHERE rowid IN (SELECT rowid FROM calls WHERE written < ? LIMIT ?)",
+                (cutoff, PRUNE_BATCH),
+            )
+        return max(0, cursor.rowcount)
 
     def close(self) -> None:
         def _close() -> None:
@@ -495,6 +621,23 @@ class History:
 
 
 Cursor = tuple[float, str, str]
+
+
+@dataclass
+class Stats:
+    rows: int
+    oldest: float | None  # first seen, epoch seconds
+    per_source: list[tuple[str, int]]
+
+
+@dataclass
+class Found:
+    """What a search of history found."""
+
+    calls: list[Call] = dataclasses.field(default_factory=list)
+    read: int = 0  # rows read to find them
+    more: bool = False  # it stopped at its limit: there may be more
+    cut_short: bool = False  # it stopped at SEARCH_SCAN_LIMIT rows read
 
 
 def _cursor(call: Call) -> Cursor:

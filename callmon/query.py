@@ -103,6 +103,9 @@ class _Term:
     column: tuple[str, Passing] | None = None
     statuses: tuple[Status, ...] | None = None  # for status terms: the statuses that pass
     timed: bool = False  # its answer changes with the clock alone
+    # For a comparison: (field, operator, value), so a search of history can ask its database first.
+    compare: tuple[str, str, float] | None = None
+    negative: bool = False  # a negated term
 
     def negated(self) -> _Term:
         predicate, column = self.predicate, self.column
@@ -114,6 +117,8 @@ class _Term:
             column,
             None if self.statuses is None else tuple(s for s in Status if s not in self.statuses),
             self.timed,
+            self.compare,
+            not self.negative,
         )
 
 
@@ -343,7 +348,7 @@ def _compare(name: str, op: str, raw_value: str, body: str) -> _Term:
         actual = read(call, now)
         return actual is not None and test(actual, value)
 
-    return _Term(predicate, timed=timed)
+    return _Term(predicate, timed=timed, compare=(name, op, value))
 
 
 def _number(text: str, kind: str, body: str) -> float:

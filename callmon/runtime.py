@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import httpx
@@ -17,13 +18,15 @@ from callmon.config import Webhooks
 from callmon.engine import Engine
 from callmon.feed import Feed
 from callmon.files import FileError
-from callmon.history import History, HistoryError
+from callmon.history import Found, History, HistoryError
 from callmon.providers import ADAPTERS, Budget, Source
+from callmon.query import Query
 from callmon.serve import bind, serving, url_of
 from callmon.store import CallStore
 from callmon.webhooks import Receiver, load_key, pushing_sources
 from callmon.window import Window
 
+SEARCH_LIMIT = 10_000  # calls a filter brings in from history at most (the newest of those that match)
 FIRST_SCREENS = 500  # calls read back before the monitor's first frame: the newest, a few screens of them
 
 
@@ -52,6 +55,18 @@ class Session:
     problems: list[str] = field(default_factory=list)  # one line each, for the user
     receiver: Receiver | None = None
     loading: Loading = field(default_factory=lambda: Loading(0))
+    history: History | None = None
+    window: Window | None = None
+
+    async def search_history(self, query: Query, limit: int = SEARCH_LIMIT) -> Found | None:
+        """Calls past the window in memory (older than every call held) that the filter matches, from
+        history; None when there is no history to search."""
+        if self.history is None or not self.history.usable:
+            return None
+        oldest = min(map(attrgetter("first_seen"), self.store.calls.values()), default=math.inf)
+        found = await self.history.search(query, [s.name for s in self.sources], before=oldest, limit=limit)
+        found.calls = [c for c in found.calls if c.key not in self.store.calls]
+        return found
 
 
 @contextlib.asynccontextmanager
@@ -84,9 +99,9 @@ async def live_session(
     if history_path is not None:
         history = History(history_path, retention_days=retention_days)
         try:
-            history.open()
+            await history.open_async()
             # The newest first, before the first frame; the rest of the window once the session runs.
-            count = history.count(names, since=since)
+            count = await asyncio.wrap_future(history.count_future(names, since=since))
             loading = Loading(count if limit is None else min(count, limit))
             for call in reversed(await history.read(min(FIRST_SCREENS, loading.total), names, since=since)):
                 store.load(call)
@@ -117,20 +132,35 @@ async def live_session(
                 budgets=(budgets or {}).get(source.name),
             )
         await engine.start()
-        session = Session(store, engine, [s for s, _ in pairs], notes, receiver, loading)
-        reader = (
-            asyncio.create_task(_stream_history(history, session, names, since, limit), name="history-reader")
-            if history is not None and not loading.finished
-            else None
-        )
+        session = Session(store, engine, [s for s, _ in pairs], notes, receiver, loading, history, window)
+        tasks = []
+        if history is not None:
+            if not loading.finished:
+                tasks.append(asyncio.create_task(_stream_history(history, session, names, since, limit)))
+            tasks.append(asyncio.create_task(_prune_history(history)))
         try:
             yield session
         finally:
-            if reader is not None:
-                reader.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                    await task
             await engine.stop()
+
+
+PRUNE_EVERY = 3600.0  # seconds between retention prunes while a session runs
+
+
+async def _prune_history(history: History) -> None:
+    """Calls past retention_days leave the file soon after start, then hourly, a bounded batch at a time on
+    the history's thread (the event loop never waits on it)."""
+    await asyncio.sleep(5.0)  # after the start-up reads, which matter more
+    while True:
+        try:
+            await history.prune()
+        except HistoryError:
+            return
+        await asyncio.sleep(PRUNE_EVERY)
 
 
 async def _stream_history(

@@ -193,6 +193,20 @@ class CallmonApp(App[int]):
         if call is not None:
             screen.update_call(call, store.timeline(screen.key), store.via(screen.key))
 
+    # -- history ----------------------------------------------------------------------------------------------
+
+    def search_history(self, text: str, query: Any) -> None:
+        """Look for the filter's calls in history, past the window in memory (the table shows them too)."""
+        session = self.session
+        if session is None:
+            return
+
+        async def search() -> None:
+            found = await session.search_history(query)
+            self.monitor.history_found(text, found)
+
+        self.run_worker(search(), group="history-search", exclusive=True, exit_on_error=False)
+
     # -- credentials ------------------------------------------------------------------------------------------
 
     def use_credential(self, source: str, field: str, secret: str) -> None:

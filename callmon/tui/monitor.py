@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from callmon import display
 from callmon.columns import BY_NAME, COLUMNS, DEFAULT_ORDER, FAILURES
+from callmon.history import Found
 from callmon.query import Query, QueryError, compile_query
 from callmon.store import Change, Key
 from callmon.tui.detail import DetailScreen, raw_text
@@ -80,6 +81,9 @@ class MonitorScreen(Screen[None]):
         self.paused = False
         self.held: dict[Key, Change] = {}
         self.starting: str | None = "starting"
+        # Calls a filter brought in from history (past the window in memory): shown, not kept by the store.
+        self.from_history: dict[Key, Change] = {}
+        self.history_note: str | None = None
         self._last_retime = 0.0
         self._filter_timer: Timer | None = None
 
@@ -154,6 +158,7 @@ class MonitorScreen(Screen[None]):
                 new_above=self.table.new_above,
                 failures_only=self.view.failures_only,
                 loading=app.failure or self.starting or (session.loading.text() if session else None),
+                history=self.history_note,
             ),
             health,
             receiver=app.receiver_text(),
@@ -222,9 +227,45 @@ class MonitorScreen(Screen[None]):
         except QueryError:
             return
         self.query_text = text
+        self._drop_history()
         self.view.set_query(query)
         self.table.reset()
+        if not query.empty:
+            self.history_note = "searching history…"
+            self.callmon.search_history(text, query)
         self.show_health()
+
+    def history_found(self, text: str, found: Found | None) -> None:
+        """What a search of history found for the filter `text` (if it is still the filter shown)."""
+        if text != self.query_text:
+            return
+        if found is None:
+            self.history_note = None
+        else:
+            changes = [
+                Change(c.key, c, None, "loaded", "history")
+                for c in found.calls
+                if c.key not in self.view.calls
+            ]
+            self.from_history = {c.key: c for c in changes}
+            if changes:
+                self.table.rows_changed(self.view.apply(changes))
+            more = " (the newest; refine the filter for older)" if found.more else ""
+            short = f" (stopped after reading {found.read:,} rows)" if found.cut_short else ""
+            self.history_note = (
+                f"{len(changes):,} from history{more}{short}" if changes else "none older in history"
+            )
+        self.show_health()
+
+    def _drop_history(self) -> None:
+        if self.from_history:
+            gone = [
+                Change(key, c.call, c.call.status, "evicted", "history")
+                for key, c in self.from_history.items()
+            ]
+            self.from_history = {}
+            self.view.apply(gone)
+        self.history_note = None
 
     # -- sort -------------------------------------------------------------------------------------------------
 

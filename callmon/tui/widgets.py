@@ -54,6 +54,7 @@ class ViewState:
     new_above: int = 0
     failures_only: bool = False
     loading: str | None = None  # "loading history 40 %", "starting"
+    history: str | None = None  # what a filter found in history, past the window in memory
 
 
 def _fit(parts: Sequence[tuple[str, Style]], width: int) -> Text:
@@ -128,6 +129,8 @@ class HealthBar(Static):
         if view.loading:
             first.append((f"{view.loading}  ", Style(italic=True)))
         first.append((f"{view.shown:,} shown of {view.total:,}", Style(bold=True)))
+        if view.history:
+            first.append((f" · {view.history}", Style(italic=True)))
         if view.failures_only:
             first.append(("  [failures only]", self.style("failures")))
         for status in Status:
