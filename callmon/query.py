@@ -205,7 +205,7 @@ def _term(token: str) -> _Term:
         return _positive(token)
     body = token[1:]
     if not body.strip() or body.startswith("-"):
-        # A lone "-" would be a word in every phone number and id: it is a negation missing its term.
+        # Taken as a word, a lone "-" would match most ids and statuses: it is a negation missing its term.
         raise QueryError(f"{token!r}: - negates the term right after it (e.g. -status:failed)")
     return _positive(body).negated()
 
