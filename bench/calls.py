@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from callmon.model import Call
+from callmon.model import Call, revised
+from callmon.packing import pack
 from callmon.providers import cloudagent, dialgen, dialgood, velip, vobiz
 from callmon.simulator import cloudagent as sim_cloudagent
 from callmon.simulator import dialgen as sim_dialgen
@@ -21,6 +22,8 @@ from callmon.simulator import velip as sim_velip
 from callmon.simulator import vobiz as sim_vobiz
 from callmon.simulator.scenario import CallPlan, Clock, Scenario
 from callmon.store import CallStore
+from callmon.timeline import events as status_events
+from callmon.timeline import of as timeline_of
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -89,3 +92,36 @@ def calls(n: int, seed: int = 42) -> list[Call]:
     store = CallStore()
     fill(store, payloads(n, seed))
     return list(store.calls.values())
+
+
+def many(n: int, seed: int = 42, templates: int = 20_000, day: float | None = None) -> list[Call]:
+    """n calls as the engine would hold them, fast enough for a million: `templates` of them built the way
+    calls() builds them (wire payloads through normalize()), the rest copies of those with their own call
+    id, number, start time and first-seen time, and their own payload, packed again (so no two calls share
+    the bytes of one, as no two real ones would). First seen one after another over `day` seconds."""
+    base = calls(min(n, templates), seed)
+    if n <= len(base):
+        return base
+    rng = random.Random(seed)
+    span = 86_400.0 if day is None else day
+    start = START.timestamp()
+    out = list(base)
+    for i in range(len(base), n):
+        template = base[i % len(base)]
+        at = start + span * i / n
+        out.append(_copy(template, f"{template.call_id}-{i}", f"+9199{rng.randrange(10**8):08d}", at))
+    return out
+
+
+def _copy(template: Call, call_id: str, to: str, at: float) -> Call:
+    raw = template.payload()
+    for key, value in raw.items():
+        if value == template.call_id:
+            raw[key] = call_id
+        elif value == template.to:
+            raw[key] = to
+    events = status_events(template.timeline)
+    shift = at - (events[0].at if events else at)
+    timeline = timeline_of((e.at + shift, e.status, e.raw_status, e.via) for e in events)
+    started = None if template.started_at is None else template.started_at + timedelta(seconds=shift)
+    return revised(template, call_id=call_id, to=to, started_at=started, raw=pack(raw), timeline=timeline)

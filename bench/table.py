@@ -30,8 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import textual.drivers.headless_driver as headless
+from calls import START, fill, many, payloads
+from calls import _copy as copy_call
 from calls import calls as make_calls
-from calls import fill, payloads
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
@@ -74,6 +75,8 @@ headless.HeadlessDriver = CountingDriver  # type: ignore[misc]
 STATUSES = list(Status)
 ONE_SAMPLES = 31  # "one visible change" is timed on this many rows (each a different one) and the median kept
 FLOOR = "(Textual's floor: a one-cell refresh)"
+REAL_PATH_MAX = 100_000  # calls built through every wire format; past it, copies of real ones (bench/calls.py)
+START_AT = START.timestamp()
 FIVE_PERCENT = "campaign:Renewals1 status:completed"  # 5.6 % of the benchmark's calls
 
 
@@ -325,13 +328,26 @@ async def bench_datatable(calls: list[Call], report: Report) -> None:
 def memory_per_call(calls_n: int) -> float:
     """Bytes per call held by the store and the view (tracemalloc). Run it in a fresh process: calls share
     strings and vocabulary (details, transcript lines) through caches that earlier calls would have filled."""
-    received = payloads(calls_n, seed=7)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    store = CallStore()
-    fill(store, received)
-    del received
+    if calls_n > REAL_PATH_MAX:
+        # Past the real path's reach: copies of 20,000 real calls, each with its own fields and its own
+        # packed payload, all made inside the measured window (the templates are outside it).
+        templates = make_calls(20_000, seed=7)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        store = CallStore()
+        for i in range(calls_n):
+            template = templates[i % len(templates)]
+            store.apply(copy_call(template, f"{template.call_id}-{i}", f"+9199{i:08d}", START_AT + i * 0.01))
+        del templates
+    else:
+        received = payloads(calls_n, seed=7)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        store = CallStore()
+        fill(store, received)
+        del received
     view = CallView(store.calls)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
@@ -381,7 +397,8 @@ def main() -> int:
         print(memory_per_call(args.calls))
         return 0
     # In key order, as the monitor gets them at start-up (history is read in key order).
-    calls = sorted(make_calls(args.calls), key=lambda c: c.key)
+    made = make_calls(args.calls) if args.calls <= REAL_PATH_MAX else many(args.calls)
+    calls = sorted(made, key=lambda c: c.key)
     runs = []
     for _ in range(args.runs):
         run = Report()

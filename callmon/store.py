@@ -51,6 +51,9 @@ class Change:
     # How many status events this change added to the end of call.timeline (several when changes to one call
     # were folded into this one): what history writes, at the times the store saw them.
     new_events: int = 0
+    # The call as it was before this change (None: new to whoever applies it), for whoever keeps running
+    # totals (callmon.measures): they take the old version's share out before adding the new one's.
+    old: Call | None = None
 
     def then(self, later: Change) -> Change:
         """This change and a later one to the same call, as one: the later call, the oldest "previous", and the
@@ -60,7 +63,7 @@ class Change:
             "new" if self.kind == "new" else ("ended" if "ended" in (self.kind, later.kind) else later.kind)
         )
         return Change(
-            later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events
+            later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events, self.old
         )
 
 
@@ -129,7 +132,7 @@ class CallStore:
         self.calls[key] = call
         self._track_active(call)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
-        change = Change(key, call, previous, kind, via, new_events)
+        change = Change(key, call, previous, kind, via, new_events, old)
         earlier = self._pending.get(key)
         if earlier is not None:
             change = earlier.then(change)
@@ -165,7 +168,7 @@ class CallStore:
             if earlier:
                 merged = revised(live, timeline=earlier + live.timeline)
                 self.calls[key] = merged
-                changes.append(Change(key, merged, live.status, "loaded", "history"))
+                changes.append(Change(key, merged, live.status, "loaded", "history", 0, live))
         return changes
 
     def evict(self, keys: Iterable[Key]) -> list[Change]:
@@ -178,7 +181,7 @@ class CallStore:
             del self.calls[key]
             self._counts[key[0]] -= 1
             self.unknown.get(key[0], set()).discard(key[1])
-            changes.append(Change(key, call, call.status, "evicted", "history"))
+            changes.append(Change(key, call, call.status, "evicted", "history", 0, call))
         return changes
 
     def hold_in_arrival_order(self) -> None:

@@ -56,5 +56,10 @@ def last_via(timeline: Timeline) -> Via | None:
     return timeline[-1] if timeline else None
 
 
+def last_change_at(timeline: Timeline) -> float | None:
+    """When the last status change happened."""
+    return timeline[-_STRIDE] if timeline else None
+
+
 def length(timeline: Timeline) -> int:
     return len(timeline) // _STRIDE
