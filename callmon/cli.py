@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 
 from callmon import __version__, config, credentials, output, redact
+from callmon.alerts import Rule
 from callmon.config import Config, ConfigError
 from callmon.engine.once import DEFAULT_MAX_TIME
 from callmon.files import FileError
+from callmon.measures import DIMENSIONS
 from callmon.model import Call
 from callmon.providers import ADAPTERS, Source
 from callmon.query import Query, QueryError, compile_query
@@ -56,11 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     monitor.add_argument("--filter", metavar="QUERY", help="start with this filter")
     monitor.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    _metrics_arg(monitor)
     _display_args(monitor)
 
     demo = sub.add_parser("demo", parents=[common], help="the live monitor on the built-in simulator")
     demo.add_argument("--filter", metavar="QUERY", help="start with this filter")
-    _scenario_args(demo)
+    _scenario_args(demo, burst="45s+4m")
+    _metrics_arg(demo)
     _display_args(demo)
 
     watch = sub.add_parser(
@@ -78,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AGE",
         help="with --once: also the calls history holds from this far back (e.g. 2d, 6h), not only today's",
     )
+    watch.add_argument(
+        "--alerts",
+        action="store_true",
+        help="print one ndjson line per alert that fires or clears ([[alerts]] in the config), not calls",
+    )
+    watch.add_argument(
+        "--group-by",
+        choices=DIMENSIONS,
+        help="with --once: one line per campaign (provider, source, reason) with its measures, not the calls",
+    )
+    _metrics_arg(watch)
     _people_args(watch)
     watch.add_argument(
         "--max-time",
@@ -120,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", parents=[common], help="serve the provider simulator on a port")
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     simulate.add_argument("--port", type=_port, default=8765, help="port, 0 for any free one (default 8765)")
-    _scenario_args(simulate)
+    _scenario_args(simulate, burst=None)
     simulate.add_argument(
         "--push",
         action="append",
@@ -160,6 +175,33 @@ def _display_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--colors", choices=list(_COLOR_SYSTEMS), default="auto",
                         help="colour depth: truecolor, 256, 16, or none (as NO_COLOR); default: what TERM says")  # fmt: skip
     _people_args(parser)
+
+
+def _metrics_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics",
+        type=_listen,
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics and /healthz there (overrides [metrics] listen)",
+    )
+
+
+def _listen(text: str) -> str:
+    try:
+        return config.check_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+
+def _metrics_config(args: argparse.Namespace, cfg: Config | None) -> Any:
+    """[metrics] from the config, with --metrics taking over its address."""
+    from dataclasses import replace
+
+    from callmon.config import Metrics
+
+    base = cfg.metrics if cfg is not None else Metrics()
+    flag = getattr(args, "metrics", None)
+    return replace(base, listen=flag) if flag else base
 
 
 def _people_args(parser: argparse.ArgumentParser) -> None:
@@ -213,9 +255,17 @@ def _configure_people(args: argparse.Namespace, cfg: Config | None) -> None:
     display.configure(display.Display(utc=utc, mask_numbers=mask))
 
 
-def _scenario_args(parser: argparse.ArgumentParser) -> None:
+def _scenario_args(parser: argparse.ArgumentParser, burst: str | None) -> None:
     parser.add_argument(
         "--seed", type=int, default=7, help="scenario seed: same seed, same calls (default 7)"
+    )
+    parser.add_argument(
+        "--burst",
+        type=_burst,
+        default=_burst(burst) if burst else None,
+        metavar="AT[+LENGTH][@CAMPAIGN]",
+        help="a scripted failure burst: one campaign's calls fail from AT for LENGTH (default 4m), e.g. "
+        f"1m+3m@Renewals1; 'off' for none (default {burst or 'off'})",
     )
     parser.add_argument("--calls", type=_count, default=300, help="calls across the campaigns (default 300)")
     parser.add_argument(
@@ -244,17 +294,23 @@ _port = _ranged(int, 0, 65535, "a port number")
 
 def _duration(text: str) -> float:
     """Seconds from "90s", "15m", "36h", "7d" (a plain number is seconds)."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    value = text.strip().lower()
-    unit = units.get(value[-1:], 0)
+    from callmon import durations
+
     try:
-        number = float(value[:-1] if unit else value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age (e.g. 90m, 36h, 7d)") from None
-    seconds = number * (unit or 1)
-    if not 0 < seconds <= 3650 * 86400:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range (above 0, at most 3650d)")
-    return seconds
+        return durations.parse(text)
+    except durations.DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _burst(text: str) -> Any:
+    from callmon.simulator import Burst
+
+    if text.strip().lower() == "off":
+        return None
+    try:
+        return Burst.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _count = _ranged(int, 1, 1_000_000, "a whole number")
@@ -348,18 +404,50 @@ def _watch(args: argparse.Namespace) -> int:
         raise UsageError("--raw goes with --format json or ndjson")
     if not args.once and fmt == "json":
         raise UsageError("--format json is one array, so it needs --once; stream with --format ndjson")
+    if args.metrics and args.once:
+        raise UsageError("--metrics serves while watch streams: drop --once (or scrape a running monitor)")
+    if args.group_by and not args.once:
+        raise UsageError("--group-by goes with --once (the monitor's g key shows groups live)")
+    if args.group_by and args.raw:
+        raise UsageError("--raw prints calls' payloads; --group-by prints groups")
+    if args.alerts:
+        if args.once:
+            raise UsageError("--alerts is a stream (alerts fire and clear over time): drop --once")
+        if args.format not in (None, "ndjson") or args.raw or args.group_by:
+            raise UsageError(
+                "--alerts prints ndjson lines of alerts: no --format, --raw or --group-by with it"
+            )
     if args.demo:
-        from callmon.demo import make_demo
+        from callmon.demo import DEMO_BURST, demo_alerts, make_demo
+        from callmon.simulator import Burst
 
         _configure_people(args, None)
-        demo = make_demo()
+        # With --alerts, the demo's failure burst too: something to alert on.
+        demo = make_demo(burst=Burst.parse(DEMO_BURST) if args.alerts else None)
         pairs = [(s, demo.secrets[s.name]) for s in demo.sources if not args.source or s.name in args.source]
         if args.source and len(pairs) != len(set(args.source)):
             known = ", ".join(s.name for s in demo.sources)
             raise UsageError(f"--source: the demo's sources are {known}")
         if not args.once:
-            return asyncio.run(_watch_stream(pairs, [], query, fmt, args.raw, demo.transport(), None))
-        return asyncio.run(_watch_once(pairs, [], query, fmt, args.raw, demo.transport(), args.max_time))
+            rules = demo_alerts() if args.alerts else ()
+            return asyncio.run(
+                _watch_stream(
+                    pairs,
+                    [],
+                    query,
+                    fmt,
+                    args.raw,
+                    demo.transport(),
+                    None,
+                    alerts=rules,
+                    metrics=_metrics_config(args, None),
+                )
+            )
+        return asyncio.run(
+            _watch_once(
+                pairs, [], query, fmt, args.raw, demo.transport(), args.max_time, group_by=args.group_by
+            )
+        )
     if args.since is not None and not args.once:
         raise UsageError("--since goes with --once (a stream prints what changes from now on)")
     cfg = _selected(_load(args), args.source)
@@ -367,12 +455,36 @@ def _watch(args: argparse.Namespace) -> int:
     found, missing = credentials.resolve_all(cfg.sources)
     wanted = {source.name: ADAPTERS[source.provider].secret_fields for source in cfg.sources}
     pairs = [(source, secrets) for source, secrets in found if all(f in secrets for f in wanted[source.name])]
+    if args.alerts and not cfg.alerts:
+        raise UsageError(f"--alerts: {cfg.path} has no [[alerts]] rules (see the README's Alerts section)")
     if not args.once:
         from callmon.history import default_path
 
-        return asyncio.run(_watch_stream(pairs, missing, query, fmt, args.raw, None, (default_path(), cfg)))
+        return asyncio.run(
+            _watch_stream(
+                pairs,
+                missing,
+                query,
+                fmt,
+                args.raw,
+                None,
+                (default_path(), cfg),
+                alerts=cfg.alerts if args.alerts else (),
+            )
+        )
     return asyncio.run(
-        _watch_once(pairs, missing, query, fmt, args.raw, None, args.max_time, since=args.since, cfg=cfg)
+        _watch_once(
+            pairs,
+            missing,
+            query,
+            fmt,
+            args.raw,
+            None,
+            args.max_time,
+            since=args.since,
+            cfg=cfg,
+            group_by=args.group_by,
+        )
     )
 
 
@@ -387,6 +499,7 @@ async def _watch_once(
     *,
     since: float | None = None,
     cfg: Config | None = None,
+    group_by: str | None = None,
 ) -> int:
     from callmon.engine.once import dedupe, poll_all
 
@@ -413,7 +526,17 @@ async def _watch_once(
             )
         calls.extend(result.calls)
     shown = [c for c in dedupe(calls) if query(c)]
-    _write(output.render(shown, fmt, raw=raw))
+    if group_by is not None:
+        import time
+
+        from callmon.measures import Groups
+
+        groups = Groups(group_by)
+        now = time.time()
+        groups.build(shown, now)
+        _write(output.render_groups(groups, fmt, now))
+    else:
+        _write(output.render(shown, fmt, raw=raw))
     return EXIT_RUNTIME if failed else EXIT_OK
 
 
@@ -459,10 +582,15 @@ async def _watch_stream(
     raw: bool,
     transport: httpx.AsyncBaseTransport | None,
     history: tuple[Path, Config] | None,
+    *,
+    alerts: Sequence[Rule] = (),
+    metrics: Any = None,
 ) -> int:
-    """Print one line per change until Ctrl-C (or SIGTERM), then exit 0 with history flushed."""
+    """Print one line per change until Ctrl-C (or SIGTERM), then exit 0 with history flushed. With alert
+    rules: one ndjson line per alert that fires or clears, instead of the calls."""
     import signal
 
+    from callmon.alerts import AlertEvent
     from callmon.runtime import live_session
     from callmon.store import Change
 
@@ -473,7 +601,15 @@ async def _watch_stream(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    sys.stdout.write(output.header(fmt))
+    if not alerts:
+        sys.stdout.write(output.header(fmt))
+
+    def alerted(events: list[AlertEvent]) -> None:
+        try:
+            sys.stdout.write("".join(output.alert_line(e) for e in events))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            stop.set()
 
     def emit(batch: list[Change]) -> None:
         # Calls read back from history are what was printed before: not printed again as changes.
@@ -496,10 +632,17 @@ async def _watch_stream(
         on_notice=notice,
         webhooks=history[1].webhooks if history else None,
         window=history[1].window if history else None,
+        alerts=alerts,
+        metrics=metrics,
     ) as session:
         for problem in session.problems:
             notice(problem)
-        session.store.subscribe(emit)
+        if session.metrics_url:
+            notice(f"serving /metrics and /healthz on {session.metrics_url}")
+        if session.alerts is not None:
+            session.alerts.subscribe(alerted)
+        else:
+            session.store.subscribe(emit)
         reported: dict[str, str] = {}
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -531,14 +674,24 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     recent = Path(platformdirs.user_data_dir("callmon")) / "recent-filters.json"
     resolve: Callable[[str], dict[str, str]] | None = None
     if cfg is None:
-        from callmon.demo import make_demo
+        from callmon.demo import demo_alerts, make_demo
 
-        world = make_demo(seed=args.seed, calls=args.calls, speed=args.speed)
+        try:
+            world = make_demo(seed=args.seed, calls=args.calls, speed=args.speed, burst=args.burst)
+        except ValueError as exc:
+            raise UsageError(f"--burst: {exc}") from None
         pairs = [(s, world.secrets[s.name]) for s in world.sources]
+        rules = demo_alerts()
+        metrics = _metrics_config(args, None)
 
         def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
             return live_session(
-                pairs, transport=world.transport(), on_notice=notice, tick_hz=min(4.0, fps or 4.0)
+                pairs,
+                transport=world.transport(),
+                on_notice=notice,
+                tick_hz=min(4.0, fps or 4.0),
+                alerts=rules,
+                metrics=metrics,
             )
 
         title = f"callmon demo · simulator, {args.calls} calls, seed {args.seed}"
@@ -550,6 +703,7 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
         # A source with a secret missing is still shown: "no credentials" in the header, and K in the monitor
         # sets the secret.
         ready, problems = credentials.resolve_all(config_.sources)
+        metrics = _metrics_config(args, config_)
         if not flt:
             defaults = {s.filter for s, _ in ready if s.filter}
             flt = defaults.pop() if len(defaults) == 1 else ""
@@ -564,6 +718,8 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
                 on_notice=notice,
                 webhooks=config_.webhooks,
                 window=config_.window,
+                alerts=config_.alerts,
+                metrics=metrics,
             )
 
         def resolve(name: str) -> dict[str, str]:
@@ -571,7 +727,12 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
             return secrets
 
         title = f"callmon · {config_.path}"
-        settings = Settings(initial_filter=flt, columns=config_.columns or Settings().columns)
+        settings = Settings(
+            initial_filter=flt,
+            columns=config_.columns or Settings().columns,
+            bell=config_.alerting.bell,
+            desktop=config_.alerting.desktop,
+        )
     typed_opener: Opener = opener
     app = CallmonApp(
         typed_opener,
@@ -697,7 +858,10 @@ async def _run_simulator(
     from callmon.serve import serving
     from callmon.simulator import Clock, Scenario, Simulator, build_app, config_text
 
-    scenario = Scenario(seed=args.seed, calls=args.calls, clock=Clock(speed=args.speed))
+    try:
+        scenario = Scenario(seed=args.seed, calls=args.calls, clock=Clock(speed=args.speed), burst=args.burst)
+    except ValueError as exc:
+        raise UsageError(f"--burst: {exc}") from None
     sim = Simulator(scenario, faults=faults, pushes=args.pushes)
     async with serving(build_app(sim), sock), httpx.AsyncClient() as client:
         pusher = asyncio.create_task(sim.run_pushes(client)) if sim.pushes else None
@@ -733,6 +897,15 @@ def _config(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{path}: ok, {len(cfg.sources)} source(s)")
+    if cfg.alerts:
+        from callmon.alerts import describe
+        from callmon.text import clean
+
+        print(f"{len(cfg.alerts)} alert(s):")
+        for rule in cfg.alerts:
+            print(f"  {clean(rule.name)}: {clean(describe(rule))}")
+    if cfg.metrics.listen:
+        print(f"metrics: /metrics and /healthz on http://{cfg.metrics.listen}")
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from callmon.alerts import Rule, RuleError, parse_rule
 from callmon.providers import ADAPTERS, Limits, Option, Source
 from callmon.window import Window, WindowError
 
@@ -34,7 +35,11 @@ _LIMITS = {
     "retry_after_max": (1, 86_400, False),
 }
 _COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled", "timezone", *_LIMITS}
-_TOP = {"sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers", "window"}
+_TOP = {
+    "sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers", "window", "alerts",
+    "alerting", "metrics",
+}  # fmt: skip
+DESKTOP = ("auto", "osc9", "osc777", "off")
 # Keys that look like a secret were put in the wrong place: secrets live in the keyring or env.
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
 # Values that look like one, whatever their key: well-known token formats...
@@ -66,11 +71,42 @@ class Webhooks:
     @property
     def address(self) -> tuple[str, int] | None:
         """(host, port) to listen on."""
-        if self.listen is None:
-            return None
-        m = _LISTEN.match(self.listen)
-        assert m is not None  # validated when the config was read
-        return (m.group("v6") or m.group("host"), int(m.group("port")))
+        return _address(self.listen)
+
+
+def _address(listen: str | None) -> tuple[str, int] | None:
+    if listen is None:
+        return None
+    m = _LISTEN.match(listen)
+    assert m is not None  # validated when the config was read
+    return (m.group("v6") or m.group("host"), int(m.group("port")))
+
+
+def check_listen(value: object) -> str:
+    """A "host:port" to listen on, or ValueError saying what it must be."""
+    m = _LISTEN.match(value) if isinstance(value, str) else None
+    if m is None or not 1 <= int(m.group("port")) <= 65535:
+        raise ValueError('must be "host:port" with a port from 1 to 65535 (e.g. "127.0.0.1:9464")')
+    assert isinstance(value, str)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Alerting:
+    """How a firing alert reaches a person in the monitor (besides its banner)."""
+
+    bell: bool = True  # ring the terminal bell once per alert that fires
+    desktop: str = "auto"  # a desktop notification: OSC 9, OSC 777, auto (by the terminal), or off
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    listen: str | None = None  # "host:port" to serve Prometheus /metrics and /healthz on
+    campaigns: int = 20  # campaigns labelled by name (the busiest); the rest are counted as "other"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return _address(self.listen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +120,9 @@ class Config:
     utc: bool = False  # show times in UTC rather than the local zone
     mask_numbers: bool = False  # show phone numbers masked (+9198•••••463)
     window: Window = field(default_factory=Window)  # which calls stay in memory (the rest stay in history)
+    alerts: tuple[Rule, ...] = ()
+    alerting: Alerting = field(default_factory=Alerting)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -166,7 +205,67 @@ def parse(text: str, path: Path | None = None) -> Config:
         window=_window(data.get("window"), locate),
         utc=data.get("utc", False),
         mask_numbers=data.get("mask_numbers", False),
+        alerts=_alerts(data.get("alerts", []), [s.name for s in sources], _Locator(text, where, "alerts")),
+        alerting=_alerting(data.get("alerting", {}), locate),
+        metrics=_metrics(data.get("metrics", {}), locate),
     )
+
+
+def _alerts(raw: Any, sources: list[str], locate: _Locator) -> tuple[Rule, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{locate.key(None, 'alerts')}: alerts must be [[alerts]] tables")
+    rules: list[Rule] = []
+    for index, table in enumerate(raw):
+        try:
+            rule = parse_rule(table, sources)
+        except RuleError as exc:
+            where = locate.key(index, exc.key) if exc.key else locate.table(index)
+            raise ConfigError(f"{where}: {_safe(str(exc), 300)}") from None
+        if any(r.name == rule.name for r in rules):
+            raise ConfigError(f"{locate.key(index, 'name')}: duplicate alert name {_safe(rule.name)!r}")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _alerting(raw: Any, locate: _Locator) -> Alerting:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{locate.key(None, 'alerting')}: [alerting] must be a table")
+    extra = sorted(set(raw) - {"bell", "desktop"})
+    if extra:
+        raise ConfigError(
+            f"{locate.key(None, extra[0])}: unknown [alerting] setting {_safe(extra[0])!r} (bell, desktop)"
+        )
+    bell = raw.get("bell", True)
+    if not isinstance(bell, bool):
+        raise ConfigError(f"{locate.key(None, 'bell')}: alerting.bell must be true or false")
+    desktop = raw.get("desktop", "auto")
+    if desktop not in DESKTOP:
+        raise ConfigError(
+            f"{locate.key(None, 'desktop')}: alerting.desktop must be one of {', '.join(DESKTOP)}"
+        )
+    return Alerting(bell=bell, desktop=desktop)
+
+
+def _metrics(raw: Any, locate: _Locator) -> Metrics:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{locate.key(None, 'metrics')}: [metrics] must be a table")
+    extra = sorted(set(raw) - {"listen", "campaigns"})
+    if extra:
+        raise ConfigError(
+            f"{locate.key(None, extra[0])}: unknown [metrics] setting {_safe(extra[0])!r} (listen, campaigns)"
+        )
+    listen = raw.get("listen")
+    if listen is not None:
+        try:
+            check_listen(listen)
+        except ValueError as exc:
+            raise ConfigError(f"{locate.key(None, 'listen')}: metrics.listen {exc}") from None
+    campaigns = raw.get("campaigns", 20)
+    if isinstance(campaigns, bool) or not isinstance(campaigns, int) or not 1 <= campaigns <= 1000:
+        raise ConfigError(
+            f"{locate.key(None, 'campaigns')}: metrics.campaigns must be a whole number from 1 to 1000"
+        )
+    return Metrics(listen=listen, campaigns=campaigns)
 
 
 def _window(value: Any, locate: _Locator) -> Window:
@@ -215,11 +314,10 @@ def _webhooks(data: Mapping[str, Any], locate: _Locator) -> Webhooks:
         raise ConfigError(f"{locate.key(None, key)}: unknown [webhooks] setting {_safe(key)!r}")
     listen = hooks.get("listen")
     if listen is not None:
-        m = _LISTEN.match(listen) if isinstance(listen, str) else None
-        if m is None or not 1 <= int(m.group("port")) <= 65535:
-            raise ConfigError(
-                f'{locate.key(None, "listen")}: webhooks.listen must be "host:port" with a port from 1 to 65535'
-            )
+        try:
+            check_listen(listen)
+        except ValueError as exc:
+            raise ConfigError(f"{locate.key(None, 'listen')}: webhooks.listen {exc}") from None
     public = hooks.get("public_url")
     if public is not None:
         _url(public, "webhooks.public_url", locate.key(None, "public_url"))
@@ -457,11 +555,11 @@ def looks_like_secret(text: str) -> bool:
     return kinds == 3 and len(set(value)) >= min(20, len(value) // 2)
 
 
-def _safe(text: str) -> str:
+def _safe(text: str, limit: int = 60) -> str:
     """A value from the file as it may be quoted in an error line: inert, and not too long."""
     from callmon.text import clean, cut
 
-    return cut(clean(text), 60)
+    return cut(clean(text), limit)
 
 
 def env_name(source: str, field: str) -> str:
@@ -472,10 +570,11 @@ def env_name(source: str, field: str) -> str:
 class _Locator:
     """Line numbers for semantic errors: tomllib parses, but does not say where a key was."""
 
-    def __init__(self, text: str, where: str) -> None:
+    def __init__(self, text: str, where: str, array: str = "sources") -> None:
         self.where = where
         self.lines = text.splitlines()
-        self.tables = [i for i, line in enumerate(self.lines) if re.match(r"^\s*\[\[\s*sources\s*\]\]", line)]
+        header = re.compile(rf"^\s*\[\[\s*{array}\s*\]\]")
+        self.tables = [i for i, line in enumerate(self.lines) if header.match(line)]
 
     def table(self, index: int | None) -> str:
         if index is not None and index < len(self.tables):

@@ -143,6 +143,12 @@ class Call:
     def ended(self) -> bool:
         return self.status.ended
 
+    @property
+    def why(self) -> str | None:
+        """What REASON shows, `reason:` filters on and the group view groups by: the provider's reason for
+        the outcome, else its own word for the status."""
+        return self.reason or self.raw_status
+
     def payload(self) -> dict[str, Any]:
         """The provider's raw payload, as a plain dict."""
         return unpack(self.raw)

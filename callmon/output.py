@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from callmon import display
+from callmon.alerts import AlertEvent
+from callmon.measures import GROUP_COLUMNS, GROUP_TITLE, Groups, ordered, rows
 from callmon.model import RECORD_FIELDS, Call
 from callmon.redact import scrub
 from callmon.text import clean
@@ -39,7 +41,10 @@ def _cell(call: Call, attr: str) -> str:
 
 def _headers() -> list[str]:
     # The zone the table's times are in is named once, in its header.
-    return [f"{title} ({display.zone_short()})" if attr == "started_at" else title for attr, title in TABLE_COLUMNS]
+    return [
+        f"{title} ({display.zone_short()})" if attr == "started_at" else title
+        for attr, title in TABLE_COLUMNS
+    ]
 
 
 # Widths for a streamed table, where rows arrive over time and cannot be measured together.
@@ -142,3 +147,57 @@ def _csv_safe(value: object) -> object:
 def _is_number_like(value: str) -> bool:
     # Phone numbers like +14155550123 and negative amounts are data, not formulas.
     return value[1:].replace(".", "", 1).replace(" ", "").isdigit()
+
+
+def alert_line(event: AlertEvent) -> str:
+    """One alert firing or clearing, as `watch --alerts` prints it."""
+    return scrub(json.dumps(event.record(), ensure_ascii=True, allow_nan=False)) + "\n"
+
+
+# -- `watch --once --group-by`: the group view's measures ----------------------------------------------------
+
+GROUP_FIELDS = (
+    "calls", "active", "completed", "ended", "failures", "answer_rate", "failure_rate", "acd_s",
+    "calls_per_min", "failures_per_min", "top_reason",
+)  # fmt: skip
+
+
+def render_groups(groups: Groups, fmt: str, now: float) -> str:
+    """Each group's measures (biggest group first) in a format: the table as the group view shows it, the
+    records with every number (per-minute counts oldest first, the current minute last)."""
+    if fmt == "table":
+        return scrub(_group_table(groups, now))
+    records = rows(groups, now)
+    if fmt == "json":
+        text = json.dumps(records, ensure_ascii=True, indent=2, allow_nan=False) + "\n"
+    elif fmt == "ndjson":
+        text = "".join(json.dumps(r, ensure_ascii=True, allow_nan=False) + "\n" for r in records)
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([groups.dimension, *GROUP_FIELDS])
+        for record_ in records:
+            cells = [record_[groups.dimension], *(record_[f] for f in GROUP_FIELDS)]
+            writer.writerow(["" if v is None else _csv_safe(" ".join(map(str, v)) if isinstance(v, list) else v)
+                             for v in cells])  # fmt: skip
+        text = buffer.getvalue()
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return scrub(text)
+
+
+def _group_table(groups: Groups, now: float) -> str:
+    headers = [GROUP_TITLE[groups.dimension], *(c.title for c in GROUP_COLUMNS)]
+    table_rows = [
+        [clean(name), *(c.text(groups.tallies[name], now) for c in GROUP_COLUMNS)]
+        for name in ordered(groups, "calls", True, now)
+    ]
+    right = [False, *(c.right for c in GROUP_COLUMNS)]
+    widths = [max([len(h), *(len(r[i]) for r in table_rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(cells, widths, right, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in table_rows)]) + "\n"

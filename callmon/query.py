@@ -42,7 +42,7 @@ TEXT_FIELDS: dict[str, str] = {
     "from": "from_",
     "to": "to",
     "direction": "direction",
-    "reason": "reason",
+    "reason": "why",  # as REASON shows it: the reason, else the provider's status word
     "raw": "raw_status",
 }
 _ALIASES = {"call": "id", "call_id": "id", "camp": "campaign", "dir": "direction", "raw_status": "raw"}
@@ -252,17 +252,24 @@ def _field(name: str, value: str, body: str) -> _Term:
     if not values:
         raise QueryError(f"{body!r}: {name}: needs a value")
     attr = TEXT_FIELDS[name]
+    for v in values:
+        if v == "=":
+            raise QueryError(f"{body!r}: {name}:= needs a value (the whole {name}, e.g. {name}:=Renewals)")
     if name == "status":
-        for v in values:
+        for v in (v.removeprefix("=") for v in values):
             if "*" not in v and v.lower() not in {s.value for s in Status}:
                 raise QueryError(
                     f"{body!r}: unknown status {v!r} (one of: {', '.join(s.value for s in Status)})"
                 )
     if name == "provider":
-        for v in values:
+        for v in (v.removeprefix("=") for v in values):
             if "*" not in v and v.lower() not in names():
                 raise QueryError(f"{body!r}: unknown provider {v!r} (one of: {', '.join(names())})")
-    matchers = [_Matcher.of(v, exact=name in _EXACT_FIELDS) for v in values]
+    # "=value": the whole field, not a part of it (what a group of the group view filters on).
+    matchers = [
+        _Matcher.of(v[1:], exact=True) if v.startswith("=") else _Matcher.of(v, exact=name in _EXACT_FIELDS)
+        for v in values
+    ]
     if name == "status":
         return _statuses([s for s in Status if any(m(s.value) for m in matchers)])
     get = attrgetter(attr)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from callmon import __version__
+from callmon.alerts import AlertEvaluator, Rule
+from callmon.config import Metrics as MetricsConfig
 from callmon.config import Webhooks
 from callmon.engine import Engine
 from callmon.feed import Feed
@@ -57,6 +61,9 @@ class Session:
     loading: Loading = field(default_factory=lambda: Loading(0))
     history: History | None = None
     window: Window | None = None
+    alerts: AlertEvaluator | None = None  # None: no [[alerts]] configured
+    metrics: Any = None  # callmon.metrics.Metrics (imported when asked for); None: no --metrics
+    metrics_url: str | None = None
 
     async def search_history(self, query: Query, limit: int = SEARCH_LIMIT) -> Found | None:
         """Calls past the window in memory (older than every call held) that the filter matches, from
@@ -84,6 +91,8 @@ async def live_session(
     webhook_key: bytes | None = None,
     budgets: Mapping[str, Mapping[str, Budget]] | None = None,
     window: Window | None = None,
+    alerts: Sequence[Rule] = (),
+    metrics: MetricsConfig | None = None,
 ) -> AsyncIterator[Session]:
     """Open everything, start polling, and close it all (history flushed) on the way out."""
     store = CallStore(clock) if clock else CallStore()
@@ -134,6 +143,12 @@ async def live_session(
         await engine.start()
         session = Session(store, engine, [s for s, _ in pairs], notes, receiver, loading, history, window)
         tasks = []
+        if alerts:
+            session.alerts = AlertEvaluator(alerts, engine.health, clock or time.time)
+            session.alerts.attach(store)
+            tasks.append(asyncio.create_task(_evaluate_alerts(session.alerts), name="alerts"))
+        if metrics is not None and metrics.listen:
+            await _start_metrics(stack, session, metrics)
         if history is not None:
             if not loading.finished:
                 tasks.append(asyncio.create_task(_stream_history(history, session, names, since, limit)))
@@ -149,6 +164,18 @@ async def live_session(
 
 
 PRUNE_EVERY = 3600.0  # seconds between retention prunes while a session runs
+ALERTS_EVERY = 1.0  # seconds between evaluations of the alert rules
+
+
+async def _evaluate_alerts(alerts: AlertEvaluator) -> None:
+    """The alert rules, once a second, for as long as the session runs: in the engine's process, whatever
+    shows them (the monitor's banner, `watch --alerts`, metrics)."""
+    while True:
+        await asyncio.sleep(ALERTS_EVERY)
+        try:
+            alerts.evaluate()
+        except Exception:  # a bug in one evaluation must not end alerting for the session
+            logging.getLogger("callmon.alerts").exception("alert evaluation failed")
 
 
 async def _prune_history(history: History) -> None:
@@ -178,6 +205,25 @@ async def _stream_history(
         session.problems.append(str(exc))
     finally:
         session.loading.done = session.loading.total
+
+
+async def _start_metrics(stack: contextlib.AsyncExitStack, session: Session, config: MetricsConfig) -> None:
+    """Serve /metrics and /healthz in this event loop (the numbers are read where they are kept)."""
+    address = config.address
+    assert address is not None
+    try:
+        sock = bind(*address)
+    except OSError as exc:
+        session.problems.append(f"metrics: cannot listen on {config.listen}: {exc.strerror or exc}")
+        return
+    from callmon.metrics import Metrics
+    from callmon.metrics import app as metrics_app
+
+    engine = session.engine
+    metrics = Metrics(session.store, engine.health, session.alerts, config.campaigns)
+    session.metrics = metrics
+    session.metrics_url = url_of(sock)
+    await stack.enter_async_context(serving(metrics_app(metrics), sock))
 
 
 async def _start_receiver(

@@ -226,6 +226,10 @@ class CallStore:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
+    def pending(self) -> Mapping[Key, Change]:
+        """The changes taken in since the last batch was taken (not yet delivered), by key."""
+        return self._pending
+
     def take(self) -> list[Change]:
         """The pending batch, emptied; deliver it with `deliver` (after persisting it, if you persist)."""
         if not self._pending:

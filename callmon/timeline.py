@@ -61,5 +61,10 @@ def last_change_at(timeline: Timeline) -> float | None:
     return timeline[-_STRIDE] if timeline else None
 
 
+def last_changes(timelines: Iterable[Timeline], empty: float) -> list[float]:
+    """When each timeline's last status change happened (`empty` for an empty one), in one pass."""
+    return [t[-_STRIDE] if t else empty for t in timelines]
+
+
 def length(timeline: Timeline) -> int:
     return len(timeline) // _STRIDE

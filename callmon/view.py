@@ -23,6 +23,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from callmon.columns import BY_NAME, FAILURES, Column, Entry
+from callmon.measures import Groups
 from callmon.model import Call, Status
 from callmon.query import Query, compile_query
 from callmon.store import Change, Key, arrival, arrival_ordered
@@ -161,6 +162,9 @@ class CallView:
         self._shown_keys: set[Key] = set()
         self._all_counts: Counter[Status] = Counter()
         self._shown_counts: Counter[Status] = Counter()
+        # Running totals per group of the calls shown (the group view), when on: kept with the rows, so they
+        # agree with them (filter, failures only, a paused display).
+        self.groups: Groups | None = None
         self.rebuild()
 
     # -- reading ----------------------------------------------------------------------------------------------
@@ -254,7 +258,22 @@ class CallView:
         with _bulk():
             self._pick()
 
+    def set_grouping(self, dimension: str | None) -> None:
+        """Keep running totals per group of this dimension of the calls shown (None: stop)."""
+        self.groups = None if dimension is None else Groups(dimension)
+        self._build_groups()
+
+    def _build_groups(self) -> None:
+        if self.groups is not None:
+            calls = self.calls
+            shown = calls.values() if self._shown is None else [calls[k] for k in self._shown_keys]
+            self.groups.build(shown, self.clock())
+
     def _pick(self) -> None:
+        self._pick_rows()
+        self._build_groups()
+
+    def _pick_rows(self) -> None:
         if self.query.empty and not self.failures_only:
             self._shown = None
             self._shown_keys = set()
@@ -362,11 +381,16 @@ class CallView:
         match = self._matcher()
         master, shown, shown_keys = self._master, self._shown, self._shown_keys
         calls = self.calls
+        grouping = self.groups is not None
+        gone: list[Call] = []  # versions of calls that left the groups, and those that came in
+        came: list[Call] = []
         for change in changes:
             key, call = change.key, change.call
             before = calls.get(key)
             if change.kind == "evicted":
                 if before is not None:
+                    if grouping and key in self:
+                        gone.append(before)
                     self._forget(key, before)
                     moved = True
                 continue
@@ -398,9 +422,18 @@ class CallView:
             self._all_counts[call.status] += 1
             if shown is None:
                 changed.add(key)
+                if grouping:
+                    if before is not None:
+                        gone.append(before)
+                    came.append(call)
                 continue
             was = key in shown_keys
             now = match(call)
+            if grouping:
+                if was and before is not None:
+                    gone.append(before)
+                if now:
+                    came.append(call)
             if was:
                 old_row = entry(before, key) if before is not None else new_row
                 self._shown_counts[before.status if before is not None else call.status] -= 1
@@ -421,6 +454,8 @@ class CallView:
                 continue
             self._shown_counts[call.status] += 1
             changed.add(key)
+        if self.groups is not None:
+            self.groups.update(gone, came, self.clock())
         return ViewDelta(frozenset(changed), moved, previous)
 
     def _forget(self, key: Key, call: Call) -> None:

@@ -10,7 +10,7 @@ from callmon.providers import Source
 from callmon.simulator.app import Simulator, build_app
 from callmon.simulator.faults import Faults, FaultSpecError, RateLimiter, documented_limits, parse_faults
 from callmon.simulator.provider import SIM_PROVIDERS, SimProvider
-from callmon.simulator.scenario import Clock, Scenario
+from callmon.simulator.scenario import Burst, Clock, Scenario
 
 # isort: off
 # The order of registration is the order a scenario's calls take turns in, so every seed depends on it.
@@ -30,6 +30,7 @@ __all__ = [
     "DOCUMENTED_LIMITS",
     "PROVIDERS",
     "SIM_PROVIDERS",
+    "Burst",
     "Clock",
     "FaultSpecError",
     "Faults",

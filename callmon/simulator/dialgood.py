@@ -72,6 +72,7 @@ class Dialgood(SimProvider):
     prefix = "/dialgood"
     secrets = {"api_token": "sim-dialgood-token"}
     has_transcript = True
+    campaign_per_call = True
 
     def call_id(self, index: int, rng: random.Random) -> str:
         return f"camp_{rng.getrandbits(32):08x}"

@@ -52,6 +52,9 @@ class SimProvider(ABC):
     pushes: ClassVar[bool] = False  # it can POST webhooks (`callmon simulate --push`)
     has_transcript: ClassVar[bool] = False
     cost_per_min: ClassVar[float] = 0.0
+    # Its calls reach callmon each under a campaign of its own (Dialgood's campaignId is one call's id): a
+    # failure burst on one of its campaigns would be a burst of one call.
+    campaign_per_call: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

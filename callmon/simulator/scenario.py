@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
@@ -107,6 +107,35 @@ class CallPlan:
         return [(role, text) for offset, role, text in self.transcript if self.answered + offset <= t]
 
 
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """A scripted failure burst: from `at` seconds into the scenario, for `length` seconds, one campaign's
+    calls all fail, and it dials `extra` times as many (a dialer retrying numbers that keep failing)."""
+
+    at: float
+    length: float = 240.0
+    campaign: str | None = None  # None: the busiest campaign the scenario has
+    extra: float = 2.0
+
+    @classmethod
+    def parse(cls, text: str) -> Burst:
+        """ "AT[+LENGTH][@CAMPAIGN]", times as in "90s", "2m" (e.g. "1m+4m@Renewals1")."""
+        from callmon.durations import DurationError
+        from callmon.durations import parse as span
+
+        spec, _, campaign = text.partition("@")
+        at, _, length = spec.partition("+")
+        try:
+            start = span(at.strip(), low=0.0, high=86400.0, zero=True)
+            size = span(length.strip(), low=1.0, high=86400.0) if length.strip() else 240.0
+        except DurationError as exc:
+            raise ValueError(f"burst {text!r}: {exc} (AT[+LENGTH][@CAMPAIGN], e.g. 1m+4m)") from None
+        return cls(start, size, campaign.strip() or None)
+
+    def covers(self, t: float) -> bool:
+        return self.at <= t < self.at + self.length
+
+
 @dataclass
 class Clock:
     """Scenario seconds since start: real time scaled by `speed`, from an anchor in real UTC time."""
@@ -144,6 +173,7 @@ class Scenario:
         warmup: float = 0.35,
         clock: Clock | None = None,
         providers: Sequence[str] | None = None,
+        burst: Burst | None = None,
     ) -> None:
         if calls < 1:
             raise ValueError("calls must be at least 1")
@@ -171,7 +201,43 @@ class Scenario:
                 plan = self._plan(rng, provider, i, start)
                 self.plans.append(plan)
                 self._by_id[provider.name][plan.call_id] = plan
+        self.burst = self._burst(burst) if burst is not None else None
         self.plans.sort(key=attrgetter("queued"))
+
+    def _burst(self, burst: Burst) -> Burst:
+        """Script the burst into the plans: the campaign's calls in it fail, and more of them are placed."""
+        campaign = burst.campaign or self.busiest_campaign()
+        burst = replace(burst, campaign=campaign)
+        inside = [
+            (i, p) for i, p in enumerate(self.plans) if p.campaign == campaign and burst.covers(p.queued)
+        ]
+        if not any(p.campaign == campaign for p in self.plans):
+            known = ", ".join(sorted({p.campaign for p in self.plans}))
+            raise ValueError(f"burst: no campaign {campaign!r} in this scenario (campaigns: {known})")
+        rng = random.Random(self.seed * 7919 + 1)  # its own draws: the other calls stay as the seed made them
+        for i, plan in inside:
+            self.plans[i] = _failed(plan, rng)
+        provider_name = next(p.provider for p in self.plans if p.campaign == campaign)
+        provider = SIM_PROVIDERS[provider_name]
+        extra = round(max(1, len(inside)) * burst.extra)
+        index = len(self.plans)
+        for n in range(extra):
+            start = burst.at + rng.uniform(0, burst.length)
+            plan = self._plan(rng, provider, index + n, start)
+            plan = _failed(replace(plan, campaign=campaign), rng)
+            self.plans.append(plan)
+            self._by_id[provider.name][plan.call_id] = plan
+        return burst
+
+    def busiest_campaign(self) -> str:
+        """The campaign with the most calls (of providers whose campaigns are more than one call)."""
+        counts: dict[str, int] = {}
+        for plan in self.plans:
+            if not SIM_PROVIDERS[plan.provider].campaign_per_call:
+                counts[plan.campaign] = counts.get(plan.campaign, 0) + 1
+        if not counts:
+            raise ValueError("burst: this scenario has no campaign of several calls")
+        return min(counts, key=lambda c: (-counts[c], c))
 
     def _plan(self, rng: random.Random, provider: SimProvider, index: int, start: float) -> CallPlan:
         outcome = provider.outcome(rng.choices(_OUTCOME_STATUSES, cum_weights=_OUTCOME_CUM_WEIGHTS)[0])
@@ -239,6 +305,13 @@ class Scenario:
     def finished_at(self) -> float:
         """Scenario time when every call has ended and every CDR is written."""
         return max(p.ended + p.cdr_delay for p in self.plans)
+
+
+def _failed(plan: CallPlan, rng: random.Random) -> CallPlan:
+    """The plan with the call failing: never answered, over within seconds of its dial."""
+    outcome = SIM_PROVIDERS[plan.provider].outcome(Status.FAILED)
+    return replace(plan, outcome=outcome, answered=None, ended=plan.dialed + rng.uniform(0.5, 6), transcript=(),
+                   amd="ND", dtmf=())  # fmt: skip
 
 
 def new_call_id(provider: SimProvider, index: int, rng: random.Random, taken: Container[str]) -> str:

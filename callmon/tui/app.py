@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from callmon import crash, output
+from callmon.alerts import AlertEvent
 from callmon.files import FileError, write_private
 from callmon.model import Call
 from callmon.runtime import Session
@@ -56,6 +57,11 @@ class SessionFailed(Message):
 @dataclass
 class Notice(Message):
     text: str
+
+
+@dataclass
+class AlertsArrived(Message):
+    events: list[AlertEvent]
 
 
 class CallmonApp(App[int]):
@@ -119,6 +125,12 @@ class CallmonApp(App[int]):
                     self.post_message(ChangesArrived(batch))
 
                 session.store.subscribe(deliver)
+
+                def alerted(events: list[AlertEvent]) -> None:
+                    self.post_message(AlertsArrived(events))
+
+                if session.alerts is not None:
+                    session.alerts.subscribe(alerted)
                 self.post_message(SessionReady(session))
                 await asyncio.Event().wait()  # until the app exits and cancels this worker
         except asyncio.CancelledError:
@@ -132,6 +144,10 @@ class CallmonApp(App[int]):
         self.session = message.session
         self.monitor.session_ready()
         problems = message.session.problems
+        if message.session.metrics_url:
+            self.notify(
+                f"serving /metrics and /healthz on {message.session.metrics_url}", timeout=8, markup=False
+            )
         if problems:
             # One notice, however many sources lack a secret; the health panel (h) has each one's reason.
             first = problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more: h)"
@@ -144,6 +160,31 @@ class CallmonApp(App[int]):
 
     def on_notice(self, message: Notice) -> None:
         self.notify(message.text, severity="warning", timeout=8, markup=False)
+
+    def on_alerts_arrived(self, message: AlertsArrived) -> None:
+        self.monitor.alerts_arrived(message.events)
+
+    def desktop_notify(self, events: list[AlertEvent], mode: str) -> None:
+        """A desktop notification for alerts that fired (one, naming how many more), where the terminal
+        shows them."""
+        import os
+
+        from callmon.tui import notify
+
+        kind = notify.kind_for(mode, os.environ)
+        if kind is None or not events:
+            return
+        first = events[0]
+        more = f" (+{len(events) - 1} more)" if len(events) > 1 else ""
+        self.send_to_terminal(
+            notify.sequence(kind, f"callmon: {first.title()}", first.message + more, os.environ)
+        )
+
+    def send_to_terminal(self, text: str) -> None:
+        """Write a control sequence straight to the terminal (as App.bell does): Textual has no public way."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(text)
 
     def on_changes_arrived(self, message: ChangesArrived) -> None:
         self.monitor.changes(message.batch)

@@ -44,14 +44,14 @@ def bindings(items: Iterable[BindingType]) -> list[Binding]:
 
 
 def rows(items: Iterable[BindingType]) -> list[tuple[str, str]]:
-    """(keys as a person types them, what they do) for every binding with a description, keys that do the
-    same thing on one row ("j ↓", "1 … 0")."""
+    """(keys as a person types them, what they do) for every binding with a description (the longer
+    tooltip where it has one: the footer shows the short one), keys that do the same thing on one row
+    ("j ↓", "1 … 0")."""
     merged: dict[str, list[str]] = {}
     for binding in bindings(items):
         if not binding.description:
             continue
         keys = [key_name(k.strip()) for k in binding.key.split(",")]
-        merged.setdefault(binding.description, []).extend(
-            k for k in keys if k not in merged.get(binding.description, [])
-        )
+        said = binding.tooltip or binding.description
+        merged.setdefault(said, []).extend(k for k in keys if k not in merged.get(said, []))
     return [(" ".join(keys), description) for description, keys in merged.items()]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,23 +15,36 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from callmon import display
+from callmon.alerts import AlertEvent, Firing
 from callmon.columns import BY_NAME, COLUMNS, DEFAULT_ORDER, FAILURES
 from callmon.history import Found
+from callmon.measures import DIMENSIONS
 from callmon.query import Query, QueryError, compile_query
 from callmon.store import Change, Key
 from callmon.tui.detail import DetailScreen, raw_text
-from callmon.tui.panels import ColumnsScreen, CredentialScreen, ExportScreen, HealthScreen, HelpScreen
+from callmon.tui.groups import GroupHeader, GroupTable, sort_columns, title_text
+from callmon.tui.panels import (
+    AlertsScreen,
+    ColumnsScreen,
+    CredentialScreen,
+    ExportScreen,
+    HealthScreen,
+    HelpScreen,
+)
 from callmon.tui.table import CallTable, TableHeader
-from callmon.tui.widgets import ErrorLine, FilterBar, HealthBar, ViewState
+from callmon.tui.widgets import AlertBanner, BannerAlert, ErrorLine, FilterBar, HealthBar, ViewState
 from callmon.view import CallView
 
 if TYPE_CHECKING:
     from callmon.tui.app import CallmonApp
 
 FILTER_DEBOUNCE = 0.12
+GROUPS_EACH_BATCH = (
+    500  # up to this many groups, their order is worked out after each batch; past it, each second
+)
 RETIME_EVERY = 5.0  # seconds between re-applying a filter or sort whose answer changes with the clock
 # Columns whose natural reading is "biggest / newest first".
 _DESCENDING_FIRST = {"started", "dur", "cost"}
@@ -44,18 +57,25 @@ class Settings:
 
     initial_filter: str = ""
     columns: tuple[str, ...] = DEFAULT_ORDER
+    bell: bool = True  # ring the terminal bell once when alerts fire
+    desktop: str = "auto"  # desktop notifications: auto, osc9, osc777, off
 
 
 class MonitorScreen(Screen[None]):
     DEFAULT_CSS = """
     MonitorScreen { layout: vertical; }
-    MonitorScreen #table-area { height: 1fr; }
+    MonitorScreen #table-area, MonitorScreen #group-area { height: 1fr; }
+    MonitorScreen #group-area { display: none; }
+    MonitorScreen.-grouped #group-area { display: block; }
+    MonitorScreen.-grouped #table-area { display: none; }
+    MonitorScreen #group-title { height: 1; background: $boost; color: $text-muted; }
     """
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear the filter", show=False),
         Binding("p", "pause", "Pause"),
         Binding("f", "failures", "Failures"),
+        Binding("g", "group_next", "Groups", tooltip="Group the calls by campaign, provider, source, reason; again: back to the calls"),
         Binding("n", "next_failure(1)", "Next failure", show=False),
         Binding("N", "next_failure(-1)", "Previous failure", show=False),
         Binding("s", "sort_next", "Sort", show=False),
@@ -63,6 +83,8 @@ class MonitorScreen(Screen[None]):
         *[Binding(k, f"sort_by_position({i})", "Sort by the Nth column (again to reverse)", show=False)
           for i, k in enumerate(_SORT_KEYS)],
         Binding("h", "health", "Health"),
+        Binding("a", "acknowledge", "Acknowledge alerts", show=False),
+        Binding("A", "alerts", "Alerts", show=False, tooltip="Alerts: firing now, and this session's"),
         Binding("e", "export", "Export"),
         Binding("C", "choose_columns", "Columns", show=False),
         Binding("c", "copy_id", "Copy the call id", show=False),
@@ -86,6 +108,8 @@ class MonitorScreen(Screen[None]):
         self.history_note: str | None = None
         self._last_retime = 0.0
         self._filter_timer: Timer | None = None
+        # Alerts shown in the banner until acknowledged, by (rule, group): firing, or cleared since.
+        self.banner_alerts: dict[tuple[str, str | None], BannerAlert] = {}
 
     @property
     def callmon(self) -> CallmonApp:
@@ -98,14 +122,23 @@ class MonitorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         self.health = HealthBar(id="health")
+        self.banner = AlertBanner(id="alert-banner")
         self.header = TableHeader(id="table-header")
         self.table = CallTable(self.view, clock=self.clock, order=self.settings.columns, id="table")
         self.filter_error = ErrorLine(id="filter-error")
         self.filter_bar = FilterBar(self.callmon.recent, value=self.query_text, id="filter")
+        self.group_title = Static("", id="group-title", markup=False)
+        self.group_header = GroupHeader(id="group-header")
+        self.group_table = GroupTable(clock=self.clock, id="group-table")
         yield self.health
+        yield self.banner
         with Container(id="table-area"):
             yield self.header
             yield self.table
+        with Container(id="group-area"):
+            yield self.group_title
+            yield self.group_header
+            yield self.group_table
         yield self.filter_error
         yield self.filter_bar
         yield Footer()
@@ -138,6 +171,8 @@ class MonitorScreen(Screen[None]):
     def _apply(self, batch: list[Change]) -> None:
         delta = self.view.apply(batch)
         self.table.rows_changed(delta, ((c.key, c.kind) for c in batch))
+        if self.view.groups is not None and len(self.view.groups.tallies) <= GROUPS_EACH_BATCH:
+            self.show_groups()
         if self.table.new_above:
             self.show_health()  # "▲ N new" must not wait for the next second
         # Otherwise the counts in the header follow once a second: on a slow link a burst of changes to
@@ -168,6 +203,70 @@ class MonitorScreen(Screen[None]):
         self.table.set_stale(frozenset(h.name for h in health if h.state.down))
         self.header.set_state(self.table.placed, self.view.sort_column, self.view.reverse)
 
+    def show_groups(self) -> None:
+        groups = self.view.groups
+        session = self.callmon.session
+        if groups is not None and session is not None and session.alerts is not None:
+            self.group_table.set_alerting(
+                frozenset(f.group for f in session.alerts.firing() if f.by == groups.dimension and f.group)
+            )
+        self.group_table.refresh_rows()
+        self.group_title.update(title_text(groups))
+        self.group_header.set_state(
+            self.group_table.cells,
+            groups.dimension if groups is not None else "campaign",
+            self.group_table.sort_column,
+            self.group_table.reverse,
+        )
+
+    # -- alerts -----------------------------------------------------------------------------------------------
+
+    def alerts_arrived(self, events: list[AlertEvent]) -> None:
+        """Alerts fired or cleared (evaluated by the session, never here): the banner, the bell once, and a
+        desktop notification where the terminal shows one."""
+        fired = []
+        for event in events:
+            key = event.key
+            if event.event == "firing":
+                self.banner_alerts[key] = BannerAlert(event.title(), event.message, event.fired_at)
+                fired.append(event)
+            elif key in self.banner_alerts:
+                self.banner_alerts[key] = replace(self.banner_alerts[key], cleared_at=event.at)
+        self.show_banner()
+        if self.view.groups is not None:
+            self.show_groups()
+        if fired:
+            if self.settings.bell:
+                self.app.bell()
+            self.callmon.desktop_notify(fired, self.settings.desktop)
+
+    def show_banner(self) -> None:
+        self.banner.show(list(self.banner_alerts.values()), self._time_of)
+
+    def _time_of(self, at: float) -> str:
+        return display.clock(datetime.fromtimestamp(at, UTC), self.clock())
+
+    def action_acknowledge(self) -> None:
+        if self.banner_alerts:
+            self.banner_alerts.clear()
+            self.show_banner()
+
+    def action_alerts(self) -> None:
+        session = self.callmon.session
+        alerts = session.alerts if session is not None else None
+
+        def firing() -> list[Firing]:
+            return alerts.firing() if alerts is not None else []
+
+        def events() -> list[AlertEvent]:
+            return list(alerts.events) if alerts is not None else []
+
+        rules = len(alerts.rules) if alerts is not None else 0
+        self.app.push_screen(AlertsScreen(firing, events, rules, self._time_of))
+
+    def on_alerts_screen_acknowledged(self, message: AlertsScreen.Acknowledged) -> None:
+        self.action_acknowledge()
+
     def each_second(self) -> None:
         self.table.tick()
         now = self.clock()
@@ -176,6 +275,8 @@ class MonitorScreen(Screen[None]):
             self._last_retime = now
             self.view.rebuild()
             self.table.reset()
+        if self.view.groups is not None:
+            self.show_groups()
         self.show_health()
 
     def on_call_table_cursor_moved(self, message: CallTable.CursorMoved) -> None:
@@ -230,6 +331,9 @@ class MonitorScreen(Screen[None]):
         self._drop_history()
         self.view.set_query(query)
         self.table.reset()
+        if self.view.groups is not None:
+            self.group_table.show(self.view.groups)
+            self.show_groups()
         if not query.empty:
             self.history_note = "searching history…"
             self.callmon.search_history(text, query)
@@ -270,6 +374,11 @@ class MonitorScreen(Screen[None]):
     # -- sort -------------------------------------------------------------------------------------------------
 
     def action_sort_by(self, column: str) -> None:
+        if self.grouping is not None:
+            if column in sort_columns():
+                self.group_table.sort_by(column)
+                self.show_groups()
+            return
         same = column == self.view.sort_column
         reverse = not self.view.reverse if same else column in _DESCENDING_FIRST
         self.view.set_sort(column, reverse)
@@ -277,18 +386,20 @@ class MonitorScreen(Screen[None]):
         self.show_health()
 
     def action_sort_by_position(self, position: int) -> None:
-        order = self.table.order
+        order = sort_columns() if self.grouping is not None else self.table.order
         if position < len(order):
             self.action_sort_by(order[position])
 
     def action_sort_next(self) -> None:
-        order = list(self.table.order)
-        current = self.view.sort_column
+        grouped = self.grouping is not None
+        order = list(sort_columns() if grouped else self.table.order)
+        current = self.group_table.sort_column if grouped else self.view.sort_column
         following = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
         self.action_sort_by(following)
 
     def action_sort_reverse(self) -> None:
-        self.action_sort_by(self.view.sort_column)
+        grouped = self.grouping is not None
+        self.action_sort_by(self.group_table.sort_column if grouped else self.view.sort_column)
 
     def on_table_header_sort_requested(self, message: TableHeader.SortRequested) -> None:
         self.action_sort_by(message.column)
@@ -307,7 +418,60 @@ class MonitorScreen(Screen[None]):
     def action_failures(self) -> None:
         self.view.set_failures_only(not self.view.failures_only)
         self.table.reset()
+        if self.view.groups is not None:
+            self.group_table.show(self.view.groups)
+            self.show_groups()
         self.show_health()
+
+    # -- the group view ---------------------------------------------------------------------------------------
+
+    @property
+    def grouping(self) -> str | None:
+        groups = self.view.groups
+        return groups.dimension if groups is not None else None
+
+    def action_group_next(self) -> None:
+        """Group by the next dimension (campaign, provider, source, reason), then back to the calls."""
+        current = self.grouping
+        following = (
+            DIMENSIONS[0]
+            if current is None
+            else (
+                DIMENSIONS[DIMENSIONS.index(current) + 1]
+                if DIMENSIONS.index(current) + 1 < len(DIMENSIONS)
+                else None
+            )
+        )
+        self.set_grouping(following)
+
+    def set_grouping(self, dimension: str | None) -> None:
+        self.view.set_grouping(dimension)
+        self.set_class(dimension is not None, "-grouped")
+        if dimension is None:
+            self.group_table.show(None)
+            self.filter_bar.back_to = self.table
+            self.set_focus(self.table)
+            self.table.reset()
+        else:
+            self.group_table.show(self.view.groups)
+            self.filter_bar.back_to = self.group_table
+            self.set_focus(self.group_table)
+            self.show_groups()
+        self.show_health()
+
+    def on_group_table_chosen(self, message: GroupTable.Chosen) -> None:
+        """Enter on a group: back to the calls, filtered to the group's."""
+        self.set_grouping(None)
+        self.filter_bar.value = message.filter_text
+        self._set_query(message.filter_text)
+        self.callmon.remember_filter(message.filter_text)
+
+    def on_group_table_layout_changed(self, message: GroupTable.LayoutChanged) -> None:
+        self.show_groups()
+
+    def on_group_header_sort_requested(self, message: GroupHeader.SortRequested) -> None:
+        self.group_table.sort_by(message.column)
+        self.show_groups()
 
     def action_next_failure(self, step: int) -> None:
         index = self.view.next_matching(self.table.cursor_row, step, FAILURES)
@@ -409,9 +573,11 @@ def help_sections() -> list[tuple[str, list[Any]]]:
 
     return [
         ("The table", [*MonitorScreen.BINDINGS, *CallTable.BINDINGS, *CallmonApp.BINDINGS]),
+        ("The group view", list(GroupTable.BINDINGS)),
         ("The filter bar", list(FilterBar.BINDINGS)),
         ("A call's details", list(DetailScreen.BINDINGS)),
         ("Source health", list(HealthScreen.BINDINGS)),
+        ("Alerts", list(AlertsScreen.BINDINGS)),
     ]
 
 

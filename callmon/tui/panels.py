@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from callmon.alerts import AlertEvent, Firing
 from callmon.columns import BY_NAME
 from callmon.health import SourceHealth, State
 from callmon.providers import names
@@ -38,6 +39,7 @@ Filter language (the / bar, --filter, a source's filter = "...")
   status:failed,busy the field is one of the values (, is OR); fields: status provider source campaign
                      id from to direction reason raw
   -provider:{provider:<8} - negates any term             to:+91*   * is a wildcard over the whole field
+  campaign:=Renewals1  := the whole field (not a part of it): what Enter on a group of the group view puts
   dur>60  bill>=30   cost>=0.5  age<10m          comparisons: > >= < <= = != ; times take s m h d
   is:active is:ended                             dur is what the DUR column shows (live calls tick)
 """
@@ -270,3 +272,77 @@ class CredentialScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class AlertsScreen(ModalScreen[None]):
+    """The alerts firing now, then every alert that fired or cleared in this session (newest first), with
+    when. `a` acknowledges them (the banner goes)."""
+
+    DEFAULT_CSS = _MODAL.format(name="AlertsScreen", width=140) + "AlertsScreen Static { width: 1fr; }"
+    BINDINGS = [
+        Binding("escape,q,A", "dismiss", "Close"),
+        Binding("a", "acknowledge", "Acknowledge"),
+    ]
+
+    class Acknowledged(Message):
+        pass
+
+    def __init__(
+        self,
+        firing: Callable[[], Sequence[Firing]],
+        events: Callable[[], Sequence[AlertEvent]],
+        rules: int,
+        clock: Callable[[float], str],
+    ) -> None:
+        super().__init__()
+        self.firing = firing
+        self.events = events
+        self.rules = rules
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self.text(), markup=False, id="alerts-text")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_text)
+
+    def refresh_text(self) -> None:
+        self.query_one("#alerts-text", Static).update(self.text())
+
+    def text(self) -> Text:
+        text = Text()
+        if not self.rules:
+            text.append(
+                "No alert rules. Add [[alerts]] to the config (see the README): a measure over a span\n"
+            )
+            text.append(
+                '(when = "failure_rate > 0.3", over = "5m"), a source down, a stalled dialer, a stuck call.\n'
+            )
+            return text
+        firing = self.firing()
+        text.append(f"Firing now ({len(firing)})\n", Style(bold=True))
+        if not firing:
+            text.append("  none\n", Style(dim=True))
+        for alert in firing:
+            text.append(f"  ALERT {alert.title()}", Style(bold=True, color="red"))
+            text.append(f"  since {self.clock(alert.fired_at)}\n")
+            text.append(f"        {alert.message}\n")
+        events = list(self.events())
+        text.append(f"\nThis session ({len(events)})\n", Style(bold=True))
+        if not events:
+            text.append("  nothing fired yet\n", Style(dim=True))
+        for event in reversed(events):
+            at = self.clock(event.at)
+            if event.event == "firing":
+                text.append(f"  {at}  fired    {event.title()}: {event.message}\n", Style(color="red"))
+            else:
+                text.append(f"  {at}  cleared  {event.title()} (fired {self.clock(event.fired_at)}): "
+                            f"{event.message}\n")  # fmt: skip
+        return text
+
+    def action_acknowledge(self) -> None:
+        self.post_message(self.Acknowledged())
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

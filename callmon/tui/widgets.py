@@ -11,7 +11,9 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Static
 
@@ -124,7 +126,7 @@ class HealthBar(Static):
             first.append((f"⏸ PAUSED +{view.paused:,} ", self.style("badge")))
             first.append((" ", Style()))
         if view.new_above:
-            first.append((f"▲ {view.new_above:,} new (g) ", self.style("new")))
+            first.append((f"▲ {view.new_above:,} new (home) ", self.style("new")))
             first.append((" ", Style()))
         if view.loading:
             first.append((f"{view.loading}  ", Style(italic=True)))
@@ -305,3 +307,47 @@ class ErrorLine(Static):
     def say(self, message: str | None) -> None:
         self.display = bool(message)
         self.update(Text(message or "", no_wrap=True, overflow="ellipsis"))
+
+
+@dataclass(frozen=True, slots=True)
+class BannerAlert:
+    """An alert the banner shows until it is acknowledged: firing, or cleared since."""
+
+    title: str
+    message: str
+    fired_at: float
+    cleared_at: float | None = None
+
+
+class AlertBanner(Horizontal):
+    """A line above the table while an alert is unacknowledged: what fired, why, when, and at its right end
+    the keys (`a` acknowledges, `A` lists them all). Readable without colour: it starts with "ALERT" (or
+    "cleared")."""
+
+    DEFAULT_CSS = """
+    AlertBanner { height: 1; display: none; background: $error; color: $text; }
+    AlertBanner.-cleared { background: $warning; }
+    AlertBanner > #alert-text { width: 1fr; padding: 0 1; text-style: bold; }
+    AlertBanner.-cleared > #alert-text { text-style: none; }
+    AlertBanner > #alert-keys { width: auto; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="alert-text", markup=False)
+        yield Static("a: ack · A: alerts", id="alert-keys", markup=False)
+
+    def show(self, alerts: Sequence[BannerAlert], clock: Callable[[float], str]) -> None:
+        self.display = bool(alerts)
+        if not alerts:
+            return
+        firing = [a for a in alerts if a.cleared_at is None]
+        self.set_class(not firing, "-cleared")
+        first = (firing or list(alerts))[-1]  # the newest that still fires, else the newest
+        state = (
+            f"ALERT {clock(first.fired_at)} {first.title}: {first.message}"
+            if first.cleared_at is None
+            else f"cleared {clock(first.cleared_at)} {first.title} (fired {clock(first.fired_at)})"
+        )
+        more = len(alerts) - 1
+        text = f"⚠ {f'+{more} more · ' if more else ''}{state}"
+        self.query_one("#alert-text", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))

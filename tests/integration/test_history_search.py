@@ -145,7 +145,7 @@ def test_history_command_says_size_rows_and_oldest_and_prunes(
     out = capsys.readouterr().out
     assert "pruned 25 calls older than 3 days; 25 left" in out
     assert main(["history", "prune", "--older-than", "nope", "--config", str(config)]) == 2
-    assert "'nope' is not an age" in capsys.readouterr().err
+    assert "'nope' is not a span of time" in capsys.readouterr().err
 
 
 def test_watch_once_since_adds_what_history_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -154,7 +154,7 @@ async def test_follow_mode_and_new_calls_above(tmp_path: Path) -> None:
                 session.store.apply(call)
             return calls
 
-        await pilot.press("g")  # the top row: following, like tail -f
+        await pilot.press("home")  # the top row: following, like tail -f
         assert table.following
         newest = arrive(1)[-1]
         await wait_until(pilot, lambda: newest.key in app.monitor.view)
@@ -164,8 +164,8 @@ async def test_follow_mode_and_new_calls_above(tmp_path: Path) -> None:
         arrive(2)
         await wait_until(pilot, lambda: table.new_above == 3)
         assert table.cursor_key == watched
-        assert "▲ 3 new (g)" in header(app)
-        await pilot.press("g")
+        assert "▲ 3 new (home)" in header(app)
+        await pilot.press("home")
         assert table.new_above == 0 and table.cursor_row == 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from callmon.alerts import AlertEvent
 from callmon.health import SourceHealth, State
 from callmon.model import Call, Status
 from callmon.tui.app import CallmonApp
@@ -117,6 +118,26 @@ async def detail(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
+async def groups(pilot: Pilot[Any]) -> None:
+    """The group view, by campaign."""
+    await settle(pilot)
+    await pilot.press("g")
+    await pilot.pause(0.2)
+
+
+async def alert(pilot: Pilot[Any]) -> None:
+    """An alert firing: the banner above the table, and the campaign marked in the group view."""
+    await settle(pilot)
+    app = pilot.app
+    assert isinstance(app, CallmonApp)
+    at = FROZEN_AT.timestamp() - 90
+    app.monitor.alerts_arrived([
+        AlertEvent("campaign failing", "measure", "Renewals1", "campaign", "firing", at, at,
+                   "failure rate 92% > 80% over 2m (11 of 12 ended)", 0.92),
+    ])  # fmt: skip
+    await pilot.pause(0.2)
+
+
 SCENES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     "normal": normal,
     "paused": paused,
@@ -125,6 +146,8 @@ SCENES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     "health": health,
     "invalid_filter": invalid_filter,
     "detail": detail,
+    "groups": groups,
+    "alert": alert,
 }
 
 
