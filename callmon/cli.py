@@ -660,26 +660,29 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     import platformdirs
 
     cfg = None if demo else _selected(_load(args), getattr(args, "source", None))
-    fps = _apply_display(args, cfg)  # before anything imports Textual
-
-    from callmon.runtime import live_session
-    from callmon.tui.app import CallmonApp, Opener
-    from callmon.tui.monitor import Settings
-
     flt = args.filter if hasattr(args, "filter") and args.filter else ""
     try:
         compile_query(flt)
     except QueryError as exc:
         raise UsageError(f"--filter: {exc}") from None
-    recent = Path(platformdirs.user_data_dir("callmon")) / "recent-filters.json"
-    resolve: Callable[[str], dict[str, str]] | None = None
     if cfg is None:
-        from callmon.demo import demo_alerts, make_demo
+        from callmon.demo import make_demo
 
         try:
             world = make_demo(seed=args.seed, calls=args.calls, speed=args.speed, burst=args.burst)
         except ValueError as exc:
             raise UsageError(f"--burst: {exc}") from None
+    fps = _apply_display(args, cfg)  # before anything imports Textual, after every usage error
+
+    from callmon.runtime import live_session
+    from callmon.tui.app import CallmonApp, Opener
+    from callmon.tui.monitor import Settings
+
+    recent = Path(platformdirs.user_data_dir("callmon")) / "recent-filters.json"
+    resolve: Callable[[str], dict[str, str]] | None = None
+    if cfg is None:
+        from callmon.demo import demo_alerts
+
         pairs = [(s, world.secrets[s.name]) for s in world.sources]
         rules = demo_alerts()
         metrics = _metrics_config(args, None)

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from callmon import __version__
 from callmon.alerts import AlertEvaluator
+from callmon.config import looks_like_secret
 from callmon.health import SourceHealth, State
 from callmon.measures import Groups, Tally, delivered
 from callmon.model import ENDED, Call, Status
@@ -35,15 +36,19 @@ from callmon.timeline import last_change_at
 OTHER = "other"
 TOP_REASONS = 20
 # A run of digits long enough to be (part of) a phone number or an account number.
-_DIGITS = re.compile(r"\d[\d\s().-]{4,}\d")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]{4,}\d")
 LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
 def label(text: str | None) -> str:
-    """A label value from provider text: one inert line, no secret, no phone number, not too long."""
+    """A label value from provider text: one inert line, no secret (a known one masked, one that looks like
+    a token hidden), no phone number (runs of digits become "#"), not too long."""
     if not text:
         return ""
-    return cut(_DIGITS.sub("#", scrub(clean(text))), 64)
+    value = scrub(clean(text))
+    if looks_like_secret(value):
+        return "(hidden)"
+    return cut(_DIGITS.sub("#", value), 64)
 
 
 class Metrics(Collector):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,10 +13,12 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
+from callmon.alerts import Rule
 from callmon.demo import make_demo
 from callmon.runtime import Session, live_session
 from callmon.simulator import Clock
 from callmon.tui.app import CallmonApp
+from callmon.tui.monitor import Settings
 from callmon.tui.table import CallTable
 
 FROZEN_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -31,6 +33,8 @@ def build_app(
     tmp_path: Path | None = None,
     initial_filter: str = "",
     without_secret: str | None = None,
+    alerts: Sequence[Rule] = (),
+    settings: Settings | None = None,
 ) -> CallmonApp:
     """The monitor on the simulator. `frozen`: the scenario and the table's clock stand still (snapshots)."""
     clock = Clock(speed=speed, real=lambda: 0.0, start_utc=FROZEN_AT) if frozen else Clock(speed=speed)
@@ -41,7 +45,7 @@ def build_app(
 
     def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
         return live_session(
-            pairs, transport=world.transport(), on_notice=notice, tick_hz=10, clock=table_clock
+            pairs, transport=world.transport(), on_notice=notice, tick_hz=10, clock=table_clock, alerts=alerts
         )
 
     kwargs: dict[str, object] = {}
@@ -53,6 +57,7 @@ def build_app(
         title="callmon test",
         recent_path=(tmp_path / "recent.json") if tmp_path else None,
         export_dir=tmp_path,
+        settings=settings,
         **kwargs,  # type: ignore[arg-type]
     )
     app.simulator = world.simulator  # type: ignore[attr-defined]

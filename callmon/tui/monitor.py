@@ -262,10 +262,7 @@ class MonitorScreen(Screen[None]):
             return list(alerts.events) if alerts is not None else []
 
         rules = len(alerts.rules) if alerts is not None else 0
-        self.app.push_screen(AlertsScreen(firing, events, rules, self._time_of))
-
-    def on_alerts_screen_acknowledged(self, message: AlertsScreen.Acknowledged) -> None:
-        self.action_acknowledge()
+        self.app.push_screen(AlertsScreen(firing, events, rules, self._time_of, self.action_acknowledge))
 
     def each_second(self) -> None:
         self.table.tick()

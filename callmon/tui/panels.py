@@ -284,17 +284,16 @@ class AlertsScreen(ModalScreen[None]):
         Binding("a", "acknowledge", "Acknowledge"),
     ]
 
-    class Acknowledged(Message):
-        pass
-
     def __init__(
         self,
         firing: Callable[[], Sequence[Firing]],
         events: Callable[[], Sequence[AlertEvent]],
         rules: int,
         clock: Callable[[float], str],
+        acknowledge: Callable[[], None],
     ) -> None:
         super().__init__()
+        self.acknowledge = acknowledge
         self.firing = firing
         self.events = events
         self.rules = rules
@@ -342,7 +341,8 @@ class AlertsScreen(ModalScreen[None]):
         return text
 
     def action_acknowledge(self) -> None:
-        self.post_message(self.Acknowledged())
+        self.acknowledge()
+        self.notify("alerts acknowledged", timeout=3)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

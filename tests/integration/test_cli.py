@@ -161,6 +161,17 @@ def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -
         ["simulate", "--calls", "0"],
         ["simulate", "--faults", "velip:explode"],
         ["watch", "--once", "--demo", "--raw", "--format", "csv"],
+        ["watch", "--demo", "--group-by", "campaign"],
+        ["watch", "--once", "--demo", "--group-by", "colour"],
+        ["watch", "--once", "--demo", "--group-by", "campaign", "--raw", "--format", "json"],
+        ["watch", "--once", "--demo", "--alerts"],
+        ["watch", "--demo", "--alerts", "--format", "csv"],
+        ["watch", "--demo", "--metrics", "localhost"],
+        ["watch", "--demo", "--metrics", "127.0.0.1:70000"],
+        ["watch", "--once", "--demo", "--metrics", "127.0.0.1:9464"],
+        ["demo", "--burst", "soon"],
+        ["demo", "--burst", "1m+4m@NoSuchCampaign"],
+        ["simulate", "--burst", "-1m"],
         ["nosuchcommand"],
     ):
         assert main(argv) == 2, argv
@@ -204,6 +215,41 @@ def test_watch_once_demo_runs_in_process(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["watch", "--once", "--demo", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert {r["provider"] for r in records} == {"dialgood", "dialgen", "cloudagent", "velip", "vobiz"}
+
+
+def test_watch_once_group_by_prints_the_group_views_measures(capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    assert main(["watch", "--once", "--demo", "--group-by", "provider", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["provider"] for r in rows} == {"dialgood", "dialgen", "cloudagent", "velip", "vobiz"}
+    for row in rows:
+        ended, completed = int(row["ended"]), int(row["completed"])
+        assert float(row["answer_rate"]) == pytest.approx(completed / ended, abs=0.001)
+        assert len(row["calls_per_min"].split()) == 15
+    assert main(["watch", "--once", "--demo", "--group-by", "campaign"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["CAMPAIGN", "CALLS", "ACTIVE", "ANS%"]
+
+
+def test_config_check_lists_alerts_and_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, """
+[[alerts]]
+name = "renewals failing"
+when = "failure_rate > 30%"
+by = "campaign"
+
+[metrics]
+listen = "127.0.0.1:9464"
+""")
+    assert main(["config", "check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "renewals failing: failure rate > 30% · over 5m, at least 20 ended · per campaign" in out
+    assert "metrics: /metrics and /healthz on http://127.0.0.1:9464" in out
+    bad = write(tmp_path, '[metrics]\nlisten = "9464"\n')
+    assert main(["config", "check", "--config", str(bad)]) == 2
+    assert "metrics.listen must be" in capsys.readouterr().err
 
 
 def test_bare_callmon_is_the_monitor_and_says_what_is_missing(tmp_path: Path) -> None:

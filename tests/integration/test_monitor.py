@@ -373,3 +373,76 @@ async def test_changes_after_a_batch_do_not_reorder_ties_when_descending() -> No
         stamped = call.with_changes(timeline=(1000.0 + i, Status.COMPLETED, None, "poll"))
         view.apply([Change(stamped.key, stamped, None, "new", "poll")])
     assert [k[1] for k in view.all_keys()] == ["c3", "c2", "c1", "c0"]
+
+
+# -- the group view and alerts --------------------------------------------------------------------------------
+
+
+async def test_group_view_cycles_sorts_and_enter_filters_the_calls_to_a_group(tmp_path: Path) -> None:
+    from callmon.measures import Groups
+    from callmon.tui.groups import GroupTable
+
+    app = build_app(tmp_path=tmp_path, calls=200)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        type_in_one_read(app, "gj")  # the group view, then the cursor down one: in one read
+        await pilot.pause(0.3)
+        groups = app.query_one(GroupTable)
+        assert app.focused is groups and app.monitor.grouping == "campaign"
+        fresh = Groups("campaign")
+        fresh.build(app.monitor.view.calls.values(), app.monitor.clock())
+        assert groups.groups is not None
+        assert {n: t.calls for n, t in groups.groups.tallies.items()} == {n: t.calls for n, t in fresh.tallies.items()}
+        assert groups.names[:2] == sorted(fresh.tallies, key=lambda n: (-fresh.tallies[n].calls, n))[:2]
+        await pilot.press("1")  # the first column: the campaign's name, A to Z
+        await pilot.pause(0.1)
+        assert groups.names == sorted(groups.names)
+        chosen = groups.highlight
+        assert chosen is not None
+        await pilot.press("enter")
+        await pilot.pause(0.4)
+        assert app.monitor.grouping is None and app.focused is app.monitor.table
+        assert app.monitor.query_text.startswith("campaign:=") or app.monitor.query_text.startswith("'campaign:=")
+        shown = [app.monitor.view.calls[k] for k in app.monitor.view.all_keys()]
+        assert shown and {c.campaign for c in shown} == {chosen}
+        await pilot.press("escape", "g", "g", "g", "g")  # provider, source, reason
+        await pilot.pause(0.2)
+        assert app.monitor.grouping == "reason"
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        assert app.monitor.grouping is None and app.focused is app.monitor.table
+
+
+async def test_an_alert_fires_a_banner_until_acknowledged_the_bell_once_and_a_desktop_notification(
+    tmp_path: Path,
+) -> None:
+    from callmon.alerts import parse_rule
+    from callmon.tui.monitor import Settings
+    from callmon.tui.panels import AlertsScreen
+    from callmon.tui.widgets import AlertBanner
+
+    rule = parse_rule({"name": "any failure", "when": "failures >= 1", "over": "15m", "clear_after": "0s"})
+    app = build_app(tmp_path=tmp_path, calls=120, alerts=[rule], settings=Settings(desktop="osc9"))
+    rings: list[str] = []
+    sent: list[str] = []
+    app.bell = lambda: rings.append("bell")  # type: ignore[method-assign]
+    app.send_to_terminal = sent.append  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        banner = app.query_one(AlertBanner)
+        await wait_until(pilot, lambda: banner.display)
+        await pilot.pause(0.2)  # laid out
+        said = text_of(banner.query_one("#alert-text"))
+        assert said.strip().startswith("⚠ ALERT") and "any failure" in said
+        assert "a: ack" in text_of(banner.query_one("#alert-keys"))
+        assert rings == ["bell"] and len(sent) == 1 and sent[0].startswith("\x1b]9;callmon: any failure")
+        await pilot.pause(1.5)  # evaluated again: still firing, no second bell
+        assert rings == ["bell"]
+        await pilot.press("A")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, AlertsScreen)
+        await pilot.press("a", "escape")
+        await pilot.pause(0.2)
+        assert not banner.display, "acknowledged: the banner goes"
+        assert app.session is not None and app.session.alerts is not None
+        assert [f.rule for f in app.session.alerts.firing()] == ["any failure"], "still firing, though"
