@@ -120,8 +120,26 @@ def _copy(template: Call, call_id: str, to: str, at: float) -> Call:
             raw[key] = call_id
         elif value == template.to:
             raw[key] = to
-    events = status_events(template.timeline)
+    return revised(shifted(template, at), call_id=call_id, to=to, raw=pack(raw))
+
+
+def shifted(call: Call, at: float) -> Call:
+    """The call moved in time to be first seen at `at`, and placed (its provider's start) a second before:
+    its timeline and its provider's times move with it."""
+    events = status_events(call.timeline)
     shift = at - (events[0].at if events else at)
     timeline = timeline_of((e.at + shift, e.status, e.raw_status, e.via) for e in events)
-    started = None if template.started_at is None else template.started_at + timedelta(seconds=shift)
-    return revised(template, call_id=call_id, to=to, started_at=started, raw=pack(raw), timeline=timeline)
+    started = call.started_at or call.ended_at or call.updated_at
+    by = timedelta(seconds=shift if started is None else at - 1.0 - started.timestamp())
+    moved = {
+        name: value + by
+        for name in ("started_at", "answered_at", "ended_at", "updated_at")
+        if (value := getattr(call, name)) is not None
+    }
+    return revised(call, timeline=timeline, **moved)
+
+
+def day(n: int, end: float, span: float = 86_400.0, seed: int = 42) -> list[Call]:
+    """n calls first seen one after another over the `span` seconds before `end` (a dialer's day up to now),
+    in arrival order."""
+    return [shifted(call, end - span + span * i / n) for i, call in enumerate(many(n, seed))]
