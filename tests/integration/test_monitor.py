@@ -401,7 +401,7 @@ async def test_group_view_cycles_sorts_and_enter_filters_the_calls_to_a_group(tm
         assert chosen is not None
         await pilot.press("enter")
         await pilot.pause(0.4)
-        assert app.monitor.grouping is None and focus_of(app) is app.monitor.table
+        assert grouping_of(app) is None and focus_of(app) is app.monitor.table
         assert app.monitor.query_text.startswith("campaign:=") or app.monitor.query_text.startswith("'campaign:=")
         shown = [app.monitor.view.calls[k] for k in app.monitor.view.all_keys()]
         assert shown and {c.campaign for c in shown} == {chosen}
@@ -410,11 +410,15 @@ async def test_group_view_cycles_sorts_and_enter_filters_the_calls_to_a_group(tm
         assert app.monitor.grouping == "reason"
         await pilot.press("g")
         await pilot.pause(0.2)
-        assert app.monitor.grouping is None and focus_of(app) is app.monitor.table
+        assert grouping_of(app) is None and focus_of(app) is app.monitor.table
 
 
 def focus_of(app: CallmonApp) -> object:
     return app.focused
+
+
+def grouping_of(app: CallmonApp) -> str | None:
+    return app.monitor.grouping
 
 
 async def test_an_alert_fires_a_banner_until_acknowledged_the_bell_once_and_a_desktop_notification(
