@@ -31,7 +31,7 @@ from sortedcontainers import SortedList
 
 from callmon import durations
 from callmon.health import SourceHealth
-from callmon.measures import DIMENSIONS, MINUTES, Groups, Tally, delivered, placed_at
+from callmon.measures import ALL, DIMENSIONS, MINUTES, Groups, Tally, delivered, placed_at
 from callmon.model import Call
 from callmon.query import Query, QueryError, compile_query
 from callmon.store import CallStore, Change, Key
@@ -335,7 +335,7 @@ class AlertEvaluator:
         calls = delivered(store)
         for rule in self.rules:
             if rule.kind in ("measure", "stalled"):
-                groups = Groups(rule.by or "campaign", None if rule.query.empty else rule.query)
+                groups = Groups(rule.by or ALL, None if rule.query.empty else rule.query)
                 groups.build(calls, now)
                 groups.touched = set(groups.tallies) if rule.by else set()
                 self._groups[rule.name] = groups
@@ -450,7 +450,7 @@ class AlertEvaluator:
         groups = self._groups[rule.name]
         assert rule.when is not None
         if rule.by is None:
-            self._judge(rule, None, groups.total(), now, events)
+            self._judge(rule, None, groups.tallies.get(ALL, Tally()), now, events)
             return
         names: Iterable[str]
         if full:
@@ -472,17 +472,21 @@ class AlertEvaluator:
         recent = tally.over(now, rule.over)
         label, rate, unit = MEASURES[when.measure]
         value: float | None = getattr(recent, when.measure)
-        enough = not rate or (recent.billed if when.measure == "acd" else recent.ended) >= rule.min_calls
-        if value is None or not enough:
-            counted = recent.billed if when.measure == "acd" else recent.ended
-            message = f"{label}: too few calls to judge ({counted} of min_calls {rule.min_calls} in {_span(rule.over)})"
-            self._step(rule, group, now, False, True, message, None, events)
+        counted = recent.billed if when.measure == "acd" else recent.ended
+        known = (rule.name, group) in self._instances
+        if value is None or (rate and counted < rule.min_calls):
+            if known:  # the message is written only for an alert that has a state to move on
+                message = f"{label}: too few calls to judge ({counted} of min_calls {rule.min_calls} in {_span(rule.over)})"
+                self._step(rule, group, now, False, True, message, None, events)
             return
+        bad = when.holds(value)
+        if not bad and not known:
+            return  # the common case, a group that is fine: nothing to say
+        good = when.clear(value, rule.margin)
         span = _span(rule.over)
         detail = f" ({recent.failures} of {recent.ended} ended)" if when.measure == "failure_rate" else (
             f" ({recent.completed} of {recent.ended} ended)" if when.measure == "answer_rate" else "")  # fmt: skip
         message = f"{label} {_value_text(value, unit)} {when.op} {_value_text(when.threshold, unit)} over {span}{detail}"
-        bad, good = when.holds(value), when.clear(value, rule.margin)
         self._step(rule, group, now, bad, good, message, value, events, hold=rule.hold)
 
     def _stalled(self, rule: Rule, now: float, events: list[AlertEvent]) -> None:

@@ -34,6 +34,7 @@ DIMENSIONS = ("campaign", "provider", "source", "reason")
 MINUTES = 120  # minutes of per-minute counts kept: sparklines show 15, alerts look back up to an hour
 SPARK = 15
 NONE = "(none)"  # the group of calls without a value for the dimension
+ALL = ""  # the one group of Groups("") (every call the filter picks, as one)
 
 
 _ACTIVE = frozenset(ACTIVE)
@@ -93,13 +94,25 @@ class Tally:
 
     def over(self, now: float, seconds: float) -> Recent:
         """What happened in the last `seconds` (whole minutes, the current one included)."""
-        span = _minutes(now, max(1, math.ceil(seconds / 60)))
-        total = [0] * 6
-        for m in span:
-            counts = self.minutes.get(m)
-            if counts is not None:
-                total = [a + b for a, b in zip(total, counts, strict=True)]
-        return Recent(len(span), *total)
+        last = int(now // 60)
+        count = max(1, math.ceil(seconds / 60))
+        first = last - count + 1
+        placed = ended = failed = completed = billed = billable = 0
+        minutes = self.minutes
+        # Whichever is shorter: the span's minutes, or the minutes this group has counts for (most groups of
+        # a dialer with a campaign per call have one or two).
+        if len(minutes) < count:
+            spans = [c for m, c in minutes.items() if first <= m <= last]
+        else:
+            spans = [c for m in range(first, last + 1) if (c := minutes.get(m)) is not None]
+        for c in spans:
+            placed += c[0]
+            ended += c[1]
+            failed += c[2]
+            completed += c[3]
+            billed += c[4]
+            billable += c[5]
+        return Recent(count, placed, ended, failed, completed, billed, billable)
 
     def last_placed(self, now: float) -> int | None:
         """The last minute (of the kept ones, up to now) in which a call was placed, or None."""
@@ -193,6 +206,8 @@ def group_of(call: Call, dimension: str) -> str:
 
 
 def _keys(calls: list[Call], dimension: str) -> list[str]:
+    if not dimension:
+        return [ALL] * len(calls)
     if dimension == "reason":
         return [c.why or NONE for c in calls]
     return [value or NONE for value in map(attrgetter(dimension), calls)]
@@ -247,7 +262,7 @@ def _counts(calls: list[Call], keys: list[str], since: int) -> dict[str, Tally]:
             tally.billable_sum += billable
             tally.billable_n += 1
     for (key, reason), n in Counter(
-        (key, call.why or call.status.value)
+        (key, call.reason or call.raw_status or call.status.value)  # Call.why, inline: a property is a call
         for key, call in compress(zip(keys, calls, strict=True), map(_FAILURES.__contains__, statuses))
     ).items():
         out[key].reasons[reason] = n
@@ -263,24 +278,37 @@ def _count_minutes(
     are read further: after a restart, the last hours of a day's calls, not the day. A call with no
     timeline (polled once, never stored) is read whatever its times."""
     changed = last_changes(map(_TIMELINE, calls), empty=math.inf)
+    # placed_at() and ended_at(), inline: two function calls a call were a third of this loop.
     for i in compress(range(len(calls)), map(low.__le__, changed)):
         call = calls[i]
         minutes = out[keys[i]].minutes
-        placed = placed_at(call)
+        timeline = call.timeline
+        seen = call.first_seen if timeline else None
+        started = call.started_at
+        if started is not None:
+            placed: float | None = started.timestamp()
+            if seen is not None and seen < placed:  # type: ignore[operator]
+                placed = seen
+        else:
+            placed = seen
         if placed is not None and placed >= low:
             counts = minutes.get(minute := int(placed // 60))
             if counts is None:
-                counts = minutes[minute] = [0] * 6
+                counts = minutes[minute] = [0, 0, 0, 0, 0, 0]
             counts[PLACED] += 1
         status = statuses[i]
         if status not in _ENDED:
             continue
-        end = ended_at(call)
+        end = changed[i] if timeline else None
+        if call.ended_at is not None:
+            provider_end = call.ended_at.timestamp()
+            if end is None or provider_end < end:
+                end = provider_end
         if end is None or end < low:
             continue
         counts = minutes.get(minute := int(end // 60))
         if counts is None:
-            counts = minutes[minute] = [0] * 6
+            counts = minutes[minute] = [0, 0, 0, 0, 0, 0]
         counts[ENDED_] += 1
         if status is _COMPLETED:
             counts[COMPLETED] += 1
@@ -292,13 +320,14 @@ def _count_minutes(
 
 
 class Groups:
-    """Running totals per group of one dimension, over the calls a filter picks (all, by default).
+    """Running totals per group of one dimension, over the calls a filter picks (all, by default). The
+    dimension "" keeps one group (ALL) of every call picked.
 
     Kept current from changes: each change takes the call's old version out of its group and puts the new
     one in, so a tick costs what its changes cost, whatever the number of calls."""
 
     def __init__(self, dimension: str, match: Callable[[Call], bool] | None = None) -> None:
-        if dimension not in DIMENSIONS:
+        if dimension and dimension not in DIMENSIONS:
             raise ValueError(f"cannot group by {dimension!r}: use one of {', '.join(DIMENSIONS)}")
         self.dimension = dimension
         self.match = match

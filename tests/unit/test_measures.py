@@ -187,7 +187,7 @@ _call = st.builds(
     st.one_of(st.none(), st.integers(0, 900)),
 )  # fmt: skip
 _step = st.one_of(
-    st.tuples(st.just("apply"), _call, st.integers(-600, 600)),
+    st.tuples(st.just("apply"), _call, st.integers(0, 120)),
     st.tuples(st.just("evict"), st.integers(0, 30), st.just(0)),
     st.tuples(st.just("tick"), st.just(None), st.integers(0, 400)),
 )
@@ -213,7 +213,7 @@ def test_running_totals_equal_totals_counted_afresh(steps: list[Any], dimension:
     store.subscribe(lambda batch: groups.apply(batch, clock.now))
     for kind, value, number in steps:
         if kind == "apply":
-            clock.now = T + number
+            clock.now += number  # time only moves on (minutes past the kept ones are gone for good)
             store.apply(value)
         elif kind == "evict":
             store.flush()
