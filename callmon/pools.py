@@ -7,6 +7,8 @@ a campaign, a hangup cause, a detail pair, an agent's scripted line). The store 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from callmon.model import Call
@@ -45,6 +47,30 @@ class _Vocabulary:
             pool[value] = value
         return value
 
+    def share_all(self, items: tuple[_T, ...], kind_of: Callable[[_T], str]) -> tuple[_T, ...]:
+        """Each item shared (`kind_of(item)` its kind): the same tuple when every item was already the one
+        shared. share() a call at a time, inline: this runs for every detail pair and line of every call."""
+        pools = self._pools
+        out: list[_T] = []
+        same = True
+        for item in items:
+            pool = pools.get(kind_of(item), _UNSEEN)
+            if pool is None:
+                out.append(item)
+                continue
+            if pool is _UNSEEN:
+                found = self.share(kind_of(item), item)
+            else:
+                found = pool.get(item)
+                if found is None:
+                    found = self.share(kind_of(item), item)
+            if found is not item:
+                same = False
+            out.append(found)
+        return items if same else tuple(out)
+
+
+_UNSEEN: Any = object()
 
 _DETAILS = _Vocabulary(limit=256)
 _DETAIL_SETS = _Vocabulary(limit=4096)
@@ -70,13 +96,17 @@ def shared(call: Call) -> dict[str, Any]:
                     changes["updated_at"] = moment
                 break
     if call.details:
-        pairs = tuple(_DETAILS.share(pair[0], pair) for pair in call.details)
+        pairs = _DETAILS.share_all(call.details, _FIRST)
         # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.
         pairs = _DETAIL_SETS.share(call.provider, pairs)
         if pairs is not call.details:
             changes["details"] = pairs
     if call.transcript:
-        lines = tuple(_LINES.share(line.role, line) for line in call.transcript)
-        if any(a is not b for a, b in zip(lines, call.transcript, strict=True)):
+        lines = _LINES.share_all(call.transcript, _ROLE)
+        if lines is not call.transcript:
             changes["transcript"] = lines
     return changes
+
+
+_FIRST = itemgetter(0)
+_ROLE = attrgetter("role")

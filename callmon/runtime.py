@@ -252,7 +252,7 @@ async def _start_receiver(
         sock.close()
         notes.append(f"webhooks: {exc}; polling only")
         return None
-    receiver = Receiver(sources, key, lambda call: store.apply(call, "push"), webhooks.public_url)
+    receiver = Receiver(sources, key, lambda call: store.apply(call, "push", owned=True), webhooks.public_url)
     receiver.address = url_of(sock)
     await stack.enter_async_context(serving(receiver.app(), sock))
     consumer = asyncio.create_task(receiver.run(), name="webhook-receiver")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from callmon import timeline as timelines
-from callmon.model import Call, Status, revised
+from callmon.model import Call, Status, finished, revised
 from callmon.packing import pack
 from callmon.pools import shared
 from callmon.timeline import StatusEvent, Timeline, Via
@@ -102,8 +102,12 @@ class CallStore:
 
     # -- applying updates -------------------------------------------------------------------------------------
 
-    def apply(self, call: Call, via: Via = "poll") -> Change | None:
-        """Merge one update; returns the change, or None when it changed nothing or was older than what we have."""
+    def apply(self, call: Call, via: Via = "poll", *, owned: bool = False) -> Change | None:
+        """Merge one update; returns the change, or None when it changed nothing or was older than what we have.
+
+        `owned`: the caller hands the call over (fresh from a provider's payload, held by nothing else), so the
+        store may finish it in place (pack its payload, share its values, put its timeline on it) rather than
+        copy it, which was a third of ingest. Otherwise the call given is left as it is."""
         key = call.key
         old = self.calls.get(key)
         keep: dict[str, Any] = {}
@@ -125,7 +129,7 @@ class CallStore:
             self.stats.status_changes += 1
             timeline = timelines.append(timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
             new_events = 1
-        call = _kept(call, keep, timeline)
+        call = _kept(call, keep, timeline, owned)
         self.stats.applied += 1
         if old is None:
             self._counts[key[0]] = self._counts.get(key[0], 0) + 1
@@ -250,7 +254,7 @@ class CallStore:
         return batch
 
 
-def _kept(call: Call, keep: dict[str, Any], timeline: Timeline) -> Call:
+def _kept(call: Call, keep: dict[str, Any], timeline: Timeline, owned: bool = False) -> Call:
     """The call as the store keeps it: merged with what it carried over, its payload packed, its timeline on
     it, and its repeated values shared with the other calls kept."""
     changes = shared(call)
@@ -259,8 +263,10 @@ def _kept(call: Call, keep: dict[str, Any], timeline: Timeline) -> Call:
         changes["raw"] = pack(call.raw)
     if timeline != call.timeline:
         changes["timeline"] = timeline
+    if not changes:
+        return call
     # What changes is the store's own (packed, shared, merged from a kept call): no need to check it again.
-    return revised(call, **changes) if changes else call
+    return finished(call, changes) if owned else revised(call, **changes)
 
 
 def _stale(old: Call, new: Call) -> bool:

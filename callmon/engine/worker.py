@@ -239,7 +239,7 @@ class SourceWorker:
             async for page in self.adapter.list_calls(full=full):
                 for call in page:
                     listed.add(call.call_id)
-                    self.store.apply(call, "poll")
+                    self.store.apply(call, "poll", owned=True)
             if full:
                 self._next_full = self.clock() + self.discovery_interval
             self._next_list = self.clock() + (
@@ -305,7 +305,7 @@ class SourceWorker:
                 else:
                     self._cdr_tries[call_id] = tries - 1
             return
-        self.store.apply(call, "poll")
+        self.store.apply(call, "poll", owned=True)
 
     def _give_up(self, call_id: str) -> None:
         """The provider never wrote a final record: say so rather than show the call live forever."""
@@ -337,5 +337,5 @@ class SourceWorker:
         if call is None:
             return None
         fresh = await self.adapter.get_detail(call)
-        self.store.apply(fresh, "poll")
+        self.store.apply(fresh, "poll", owned=fresh is not call)
         return self.store.get(key)
