@@ -38,8 +38,8 @@ class TimedStore(CallStore):
         super().__init__()
         self.reached: dict[tuple[str, str, Status], float] = {}
 
-    def apply(self, call: Call, via: Via = "poll") -> Change | None:
-        change = super().apply(call, via)
+    def apply(self, call: Call, via: Via = "poll", *, owned: bool = False) -> Change | None:
+        change = super().apply(call, via, owned=owned)
         if change is not None:
             self.reached.setdefault((call.provider, call.call_id, change.call.status), time.monotonic())
         return change
