@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/screenshots.py
 
-SVGs come from Textual itself; PNGs are rasterized with rsvg-convert (Debian: apt-get install librsvg2-bin).
-The scenario is seeded and its clock stands still, so the pictures only change when the UI does.
+SVGs come from Textual itself; PNGs are rasterized by headless Chromium when it is installed (it lays out
+Textual's SVG exactly), else rsvg-convert (Debian: apt-get install chromium, or librsvg2-bin). The scenario is
+seeded and its clock stands still, so the pictures only change when the UI does.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callmon.tui.screens import DetailScreen  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
+from callmon.alerts import AlertEvent  # noqa: E402
 from callmon.tui.app import CallmonApp  # noqa: E402
+from callmon.tui.detail import DetailScreen  # noqa: E402
 from callmon.tui.table import CallTable  # noqa: E402
-from tests.tui_helpers import build_app, loaded, wait_until  # noqa: E402
+from tests.tui_helpers import FROZEN_AT, build_app, loaded, wait_until  # noqa: E402
 
 OUT = ROOT / "screenshots"
-Step = Callable[[Pilot[object]], Awaitable[None]]
+Step = Callable[[Pilot[Any]], Awaitable[None]]
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, CallmonApp)
     await loaded(pilot, app)
@@ -42,45 +45,68 @@ async def settle(pilot: Pilot[object]) -> None:
     await pilot.pause(0.2)
 
 
-async def main_view(pilot: Pilot[object]) -> None:
+async def main_view(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
-async def filtered(pilot: Pilot[object]) -> None:
+async def filtered(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("slash", *"status:failed,busy,no-answer -provider:dialgood", "enter")
     await pilot.pause(0.2)
 
 
-async def invalid(pilot: Pilot[object]) -> None:
+async def invalid(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("slash", *"status:faild")
     await pilot.pause(0.2)
 
 
-async def detail(pilot: Pilot[object]) -> None:
+async def detail(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("slash", *"provider:vobiz is:ended", "enter", "enter")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
     await pilot.pause(0.3)
 
 
-async def transcript(pilot: Pilot[object]) -> None:
+async def transcript(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("slash", *"provider:dialgood status:in-progress", "enter", "enter")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen))
     await pilot.pause(0.5)
 
 
-async def help_view(pilot: Pilot[object]) -> None:
+async def help_view(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("question_mark")
     await pilot.pause(0.2)
 
 
+async def groups(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    await pilot.press("g")
+    await pilot.pause(0.3)
+
+
+async def alert(pilot: Pilot[Any]) -> None:
+    """The demo's failure burst caught: the banner, and the campaign marked in the group view."""
+    await settle(pilot)
+    app = pilot.app
+    assert isinstance(app, CallmonApp)
+    at = FROZEN_AT.timestamp() - 95
+    app.monitor.alerts_arrived([
+        AlertEvent("campaign failing", "measure", "Renewals1", "campaign", "firing", at, at,
+                   "failure rate 92% > 80% over 2m (11 of 12 ended)", 0.92),
+    ])  # fmt: skip
+    await pilot.press("g")
+    await pilot.pause(0.3)
+
+
 SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("monitor", (160, 48), main_view),
     ("monitor-80x24", (80, 24), main_view),
+    ("groups", (160, 48), groups),
+    ("groups-80x24", (80, 24), groups),
+    ("alert", (160, 48), alert),
     ("filter-failures", (160, 48), filtered),
     ("filter-invalid", (160, 48), invalid),
     ("detail", (160, 48), detail),
@@ -100,6 +126,31 @@ async def shoot(name: str, size: tuple[int, int], step: Step) -> Path:
 
 
 def rasterize(svg: Path) -> Path | None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is not None:
+        return _with_chromium(chromium, svg)
+    return _with_rsvg(svg)
+
+
+def _with_chromium(tool: str, svg: Path) -> Path:
+    """PNG from the SVG at its own size, by a headless browser (a throwaway profile)."""
+    import re
+
+    png = svg.with_suffix(".png")
+    box = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', svg.read_text(encoding="utf-8"))
+    assert box is not None
+    width, height = (int(float(v)) + 1 for v in box.groups())
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [tool, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+             f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--screenshot={png}",
+             svg.resolve().as_uri()],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    return png
+
+
+def _with_rsvg(svg: Path) -> Path | None:
     """PNG from the SVG. rsvg-convert mis-measures runs of &#160; (Textual's spaces), so it is handed a copy
     with plain spaces kept by xml:space="preserve"; the SVG in screenshots/ stays as Textual wrote it."""
     tool = shutil.which("rsvg-convert")
@@ -129,7 +180,7 @@ def main() -> int:
         missing_tool |= png is None
         print(f"{svg.relative_to(ROOT)}" + (f"  {png.relative_to(ROOT)}" if png else ""))
     if missing_tool:
-        print("no PNGs: install rsvg-convert (Debian: apt-get install librsvg2-bin)", file=sys.stderr)
+        print("no PNGs: install chromium or rsvg-convert (Debian: apt-get install chromium)", file=sys.stderr)
         return 1
     return 0
 

@@ -55,3 +55,13 @@ def rows(items: Iterable[BindingType]) -> list[tuple[str, str]]:
         said = binding.tooltip or binding.description
         merged.setdefault(said, []).extend(k for k in keys if k not in merged.get(said, []))
     return [(" ".join(keys), description) for description, keys in merged.items()]
+
+
+def markdown(sections: Iterable[tuple[str, Iterable[BindingType]]]) -> str:
+    """The key tables as the README shows them, one per screen (scripts/readme_keys.py writes them there)."""
+    out: list[str] = []
+    for title, items in sections:
+        out += [f"**{title}**", "", "| key | does |", "|---|---|"]
+        out += [f"| {' '.join(f'`{k}`' for k in key.split(' '))} | {what} |" for key, what in rows(items)]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

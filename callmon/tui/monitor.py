@@ -71,26 +71,26 @@ class MonitorScreen(Screen[None]):
     MonitorScreen #group-title { height: 1; background: $boost; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
+        Binding("slash", "focus_filter", "Filter", tooltip="Filter as you type (enter keeps it, esc goes back to the table)"),
         Binding("escape", "clear_filter", "Clear the filter", show=False),
-        Binding("p", "pause", "Pause"),
-        Binding("f", "failures", "Failures"),
+        Binding("p", "pause", "Pause", tooltip="Pause the display (polling goes on; the header counts what is held)"),
+        Binding("f", "failures", "Failures", tooltip="Failures only: failed, busy, no-answer, canceled (again: all)"),
         Binding("g", "group_next", "Groups", tooltip="Group the calls by campaign, provider, source, reason; again: back to the calls"),
         Binding("n", "next_failure(1)", "Next failure", show=False),
         Binding("N", "next_failure(-1)", "Previous failure", show=False),
-        Binding("s", "sort_next", "Sort", show=False),
+        Binding("s", "sort_next", "Sort", show=False, tooltip="Sort by the next column"),
         Binding("S", "sort_reverse", "Reverse the sort", show=False),
         *[Binding(k, f"sort_by_position({i})", "Sort by the Nth column (again to reverse)", show=False)
           for i, k in enumerate(_SORT_KEYS)],
-        Binding("h", "health", "Health"),
+        Binding("h", "health", "Health", tooltip="Each source's health: state, last error, budget; retry, set a credential"),
         Binding("a", "acknowledge", "Acknowledge alerts", show=False),
         Binding("A", "alerts", "Alerts", show=False, tooltip="Alerts: firing now, and this session's"),
-        Binding("e", "export", "Export"),
-        Binding("C", "choose_columns", "Columns", show=False),
+        Binding("e", "export", "Export", tooltip="Export what is shown to .csv, .json or .ndjson"),
+        Binding("C", "choose_columns", "Columns", show=False, tooltip="Choose and order the columns (saved in the config)"),
         Binding("c", "copy_id", "Copy the call id", show=False),
         Binding("y", "copy_raw", "Copy the raw JSON", show=False),
         Binding("K", "credential", "Set a missing or rejected credential", show=False),
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Help: every key, and the filter language"),
         Binding("q", "app.quit", "Quit"),
     ]  # fmt: skip
 
@@ -110,6 +110,7 @@ class MonitorScreen(Screen[None]):
         self._filter_timer: Timer | None = None
         # Alerts shown in the banner until acknowledged, by (rule, group): firing, or cleared since.
         self.banner_alerts: dict[tuple[str, str | None], BannerAlert] = {}
+        self.firing: dict[tuple[str, str | None], AlertEvent] = {}  # firing now, acknowledged or not
 
     @property
     def callmon(self) -> CallmonApp:
@@ -205,10 +206,9 @@ class MonitorScreen(Screen[None]):
 
     def show_groups(self) -> None:
         groups = self.view.groups
-        session = self.callmon.session
-        if groups is not None and session is not None and session.alerts is not None:
+        if groups is not None:
             self.group_table.set_alerting(
-                frozenset(f.group for f in session.alerts.firing() if f.by == groups.dimension and f.group)
+                frozenset(e.group for e in self.firing.values() if e.by == groups.dimension and e.group)
             )
         self.group_table.refresh_rows()
         self.group_title.update(title_text(groups))
@@ -229,9 +229,12 @@ class MonitorScreen(Screen[None]):
             key = event.key
             if event.event == "firing":
                 self.banner_alerts[key] = BannerAlert(event.title(), event.message, event.fired_at)
+                self.firing[key] = event
                 fired.append(event)
-            elif key in self.banner_alerts:
-                self.banner_alerts[key] = replace(self.banner_alerts[key], cleared_at=event.at)
+            else:
+                self.firing.pop(key, None)
+                if key in self.banner_alerts:
+                    self.banner_alerts[key] = replace(self.banner_alerts[key], cleared_at=event.at)
         self.show_banner()
         if self.view.groups is not None:
             self.show_groups()
