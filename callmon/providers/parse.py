@@ -117,7 +117,7 @@ def timestamp(value: Any, tz: tzinfo = UTC) -> datetime | None:
     s = value.strip()
     if not s or len(s) > 64 or s.startswith("0000-00-00"):
         return None
-    if s.isdigit():
+    if s.isascii() and s.isdigit():  # str.isdigit() alone takes "²", which int() refuses
         return timestamp(int(s), tz) if len(s) <= 16 else None
     try:
         parsed = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
