@@ -2,9 +2,10 @@
 
 What comes out is plain JSON data in which no number is NaN or infinite, no integer is big enough to slow
 down or break what converts it (too many digits: kept as its digits, a string), nothing is nested deeper than
-`MAX_DEPTH`, no string holds a lone surrogate (it could not be written as UTF-8) or any secret callmon knows,
-and no string is longer than `MAX_STRING`. Control and invisible characters are left in place: the raw view
-escapes them visibly and record fields are cleaned when a record is built (`callmon.model`).
+`MAX_DEPTH`, no string holds a lone surrogate (it could not be written as UTF-8), no string or number holds
+any secret callmon knows (such a number becomes its masked text), and no string is longer than `MAX_STRING`.
+Control and invisible characters are left in place: the raw view escapes them visibly and record fields are
+cleaned when a record is built (`callmon.model`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import re
 from typing import Any
 
-from callmon.redact import scrub
+from callmon.redact import contains_secret, scrub
 from callmon.text import cut
 
 MAX_DEPTH = 32
@@ -68,12 +69,19 @@ def sanitize(value: Any, depth: int = MAX_DEPTH) -> Any:
             return TOO_DEEP
         return [sanitize(v, depth - 1) for v in value]
     if kind is float:
-        return value if math.isfinite(value) else None
+        return _number(value) if math.isfinite(value) else None
     if kind is int:
-        return value if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS else str(value)
+        return _number(value) if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS else text(str(value))
     if value is None or kind is bool:
         return value
     return text(str(value))
+
+
+def _number(value: int | float) -> int | float | str:
+    # A digits-only key echoed as a JSON number is a secret all the same. Masked it can only be text: masking
+    # the number in serialized JSON would leave the JSON invalid.
+    digits = str(value)
+    return scrub(digits) if contains_secret(digits) else value
 
 
 def text(value: str) -> str:
