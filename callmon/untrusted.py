@@ -22,6 +22,7 @@ MAX_DEPTH = 32
 MAX_STRING = 64 * 1024
 MAX_INT_DIGITS = 18  # past this an integer is no count or duration any provider sends: keep its digits
 TOO_DEEP = "… (nested too deeply)"
+_MAX_INT_BITS = 4096  # about 1,233 digits
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -71,7 +72,10 @@ def sanitize(value: Any, depth: int = MAX_DEPTH) -> Any:
     if kind is float:
         return _number(value) if math.isfinite(value) else None
     if kind is int:
-        return _number(value) if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS else text(str(value))
+        if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS:
+            return _number(value)
+        # str() refuses an int of more than 4,300 digits (ValueError); none is data worth its digits.
+        return text(str(value)) if value.bit_length() <= _MAX_INT_BITS else None
     if value is None or kind is bool:
         return value
     return text(str(value))
