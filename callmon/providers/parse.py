@@ -106,7 +106,8 @@ def timestamp(value: Any, tz: tzinfo = UTC) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        # An int past float's range raises OverflowError in isfinite(); no epoch, even in ms, is past 2^53.
+        if abs(value) > MAX_INTEGER or not math.isfinite(value):
             return None
         seconds_ = value / 1000 if abs(value) > 10**11 else value
         if not 0 <= seconds_ < LATEST.timestamp():
