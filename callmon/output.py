@@ -7,7 +7,9 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from callmon import untrusted
 from callmon.model import RECORD_FIELDS, Call
 from callmon.redact import scrub
 from callmon.text import clean
@@ -51,10 +53,18 @@ def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) ->
     return "\n".join(lines) + "\n"
 
 
+def _record(call: Call, raw: bool) -> dict[str, Any]:
+    """The call's JSON record, payload included, read as untrusted: a payload that did not come through
+    callmon.untrusted (normalize() called on parsed data, anything built in-process) may still hold NaN, a lone surrogate or a secret as a
+    number, and a JSON output must stay valid JSON whatever a payload holds."""
+    record: dict[str, Any] = untrusted.sanitize(call.record(include_raw=raw))
+    return record
+
+
 def json_line(call: Call, *, raw: bool = False) -> str:
-    # allow_nan=False: a record never holds NaN or an infinity (callmon.model), and if one ever did, valid
-    # JSON out matters more than this line.
-    return json.dumps(call.record(include_raw=raw), ensure_ascii=True, default=str, allow_nan=False)
+    # allow_nan=False: a record never holds NaN or an infinity (callmon.model, callmon.untrusted), and if one
+    # ever did, valid JSON out matters more than this line.
+    return json.dumps(_record(call, raw), ensure_ascii=True, default=str, allow_nan=False)
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
@@ -68,7 +78,7 @@ def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "json":
         return (
             json.dumps(
-                [c.record(include_raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
+                [_record(c, raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
             )
             + "\n"
         )
