@@ -38,11 +38,13 @@ from callmon.providers.errors import (
     RateLimited,
     ServerError,
 )
+from callmon.redact import scrub
 from callmon.text import clean
 
 Gate = Callable[[str], Awaitable[None]]
 ADAPTERS: dict[str, type[Adapter]] = {}
 _ROW_KEYS = ("data", "details", "records", "rows", "calls", "callDetails")
+_ERROR_TEXT = 64 * 1024  # bytes of a non-JSON error body read for its message
 
 
 async def _open_gate(kind: str) -> None:
@@ -320,7 +322,8 @@ class Adapter(abc.ABC):
             ):
                 status_code = response.status_code
                 if response.is_redirect:
-                    where = clean(response.headers.get("location", "nowhere"))[:200]
+                    # Not cut here: ProviderError masks secrets first, then cuts (a cut secret is not masked).
+                    where = response.headers.get("location", "nowhere")
                     raise BadResponse(self.provider, f"redirected to {where}", status_code=status_code)
                 content = await _read_capped(response, self.limits.max_response, self.provider)
         except TimeoutError:
@@ -346,7 +349,9 @@ class Adapter(abc.ABC):
         except untrusted.Malformed as exc:
             if response.is_success:
                 raise BadResponse(self.provider, str(exc), status_code=response.status_code) from None
-            return {"message": content[:200].decode("utf-8", "replace")}
+            # Far longer than the message ProviderError keeps: it masks secrets before it cuts, and a secret
+            # cut short here, where that message ends, would not be masked.
+            return {"message": content[:_ERROR_TEXT].decode("utf-8", "replace")}
 
     def error_message(self, body: Any) -> str | None:
         """The provider's own words from an error body; subclasses know their provider's shape."""
@@ -464,7 +469,7 @@ async def _read_capped(response: httpx.Response, cap: int, provider: str) -> byt
     elif encoding == "deflate":
         decoder = _Deflate()
     elif encoding not in ("", "identity"):
-        raise BadResponse(provider, f"unsupported content-encoding {clean(encoding)[:40]!r}")
+        raise BadResponse(provider, f"unsupported content-encoding {scrub(clean(encoding))[:40]!r}")
     out = bytearray()
     try:
         async for chunk in response.aiter_raw():
