@@ -483,6 +483,10 @@ async def _read_capped(response: httpx.Response, cap: int, provider: str) -> byt
                         break
                     out += decoder.decompress(data, room)
                     data = decoder.unconsumed_tail
+                if decoder.eof:
+                    # The encoded body ends here. What follows is ignored, as httpx would, but not read: zlib
+                    # keeps bytes past the end (unused_data) and an endless trailer would grow it unbounded.
+                    break
             if len(out) > cap:
                 raise BadResponse(provider, f"response over the {_mb(cap)} cap (decoded)")
     except zlib.error:
@@ -504,6 +508,10 @@ class _Deflate:
         out: bytes = self._inner.decompress(data, max_length)
         self.unconsumed_tail = self._inner.unconsumed_tail
         return out
+
+    @property
+    def eof(self) -> bool:
+        return self._inner is not None and bool(self._inner.eof)
 
 
 def _mb(size: int) -> str:
