@@ -199,13 +199,15 @@ def strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=_reject)
 
 
+_TEXT_FIELDS = (
+    "source", "provider", "call_id", "campaign", "raw_status", "reason", "direction", "from_", "to", "currency",
+    "recording_url",
+)  # fmt: skip
+
+
 def texts_of(call: Call) -> Iterable[str]:
     """Every text a Call carries to a cell, the detail pane, `watch` or history."""
-    for name in ("source", "provider", "call_id", "campaign", "raw_status", "reason", "direction", "from_", "to"):
-        value = getattr(call, name)
-        if value is not None:
-            yield value
-    for name in ("currency", "recording_url"):
+    for name in _TEXT_FIELDS:
         value = getattr(call, name)
         if value is not None:
             yield value

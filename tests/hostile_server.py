@@ -39,8 +39,8 @@ class Seen:
 @dataclass
 class Plan:
     """How the provider misbehaves. `mode`: ok | slow | gzip-bomb | deflate-bomb | gzip-trailer | huge |
-    huge-chunked | deep | endless-body | endless | endless-alternating (Velip's cursor A,B,A,B) | redirect | retry-after | echo |
-    invisible | values."""
+    huge-chunked | deep | endless-body | endless | endless-alternating (Velip's cursor A,B,A,B) | redirect |
+    retry-after | echo (the secret in records) | echo-error (in an error message) | invisible | values."""
 
     mode: str = "ok"
     redirect: int = 302

@@ -8,11 +8,13 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from callmon import output, redact, untrusted
+from callmon.engine.once import fetch_all
 from callmon.model import Call, Status
-from callmon.providers import parse, velip
+from callmon.providers import ADAPTERS, Source, parse, velip
 from callmon.providers.errors import BadResponse, ProviderError
 from tests.hostile import (
     FORMATS,
@@ -115,14 +117,17 @@ def test_velip_odd_dtmf_keys(key: str) -> None:
     assert dtmf == "resp_1=1 resp_2=12345 resp_3=0"
 
 
-def test_json_nested_past_any_recursion_limit_is_one_error() -> None:
-    """Finding 1 and 3: nesting deeper than Python's recursion limit is a Malformed (one line), and a body
-    like that from a provider is a BadResponse, not a RecursionError."""
+async def test_json_nested_past_any_recursion_limit_is_one_error() -> None:
+    """Findings 1 and 3: nesting deeper than Python's recursion limit is a Malformed (one line); from a provider
+    it is that source's BadResponse, not a RecursionError. Shallower nesting is kept, cut at MAX_DEPTH."""
     text = "[" * 200_000 + "]" * 200_000
     with pytest.raises(untrusted.Malformed):
         untrusted.loads(text)
-    error = BadResponse("velip", "JSON nested too deeply to read")
-    assert "\n" not in str(error)
+    source = Source(name="v", provider="velip", options={"campaign": 1}, base_url="https://api.test")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=text.encode())))
+    with pytest.raises(BadResponse, match="nested too deeply") as info:
+        await fetch_all(ADAPTERS["velip"](source, {"tsid": "t"}, client))
+    assert "\n" not in str(info.value)
     kept = untrusted.loads(json.dumps({"a": deep(900)}))
     depth = 0
     node: Any = kept["a"]
