@@ -191,7 +191,9 @@ class CloudAgentAdapter(Adapter):
             # It goes back in a header: anything but visible ASCII (a control, a non-Latin letter, the key
             # it echoed and callmon masked) would fail there as an encoding error, not as a provider error.
             raise BadResponse(self.provider, "token response has a token that is not visible ASCII")
-        redact.register(token)  # a session credential: masked wherever it could surface, as the key is
+        # A session credential: masked wherever it could surface, as the key is. One slot per source: a provider
+        # that issues a new token on every request must not grow the set of masks without bound.
+        redact.register(token, slot=f"cloudagent-token:{self.source.name}")
         self._token = token
         return token
 
