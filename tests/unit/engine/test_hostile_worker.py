@@ -22,6 +22,7 @@ from callmon import redact
 from callmon.engine.worker import SourceWorker
 from callmon.health import State
 from callmon.providers import Limits, Source
+from callmon.providers.cloudagent import CloudAgentAdapter
 from callmon.providers.errors import BadResponse, NetworkError, ProviderError
 from callmon.store import CallStore
 
@@ -244,3 +245,26 @@ async def test_a_secret_echoed_where_an_error_is_cut_is_masked_whole(where: str,
         redact.forget_all()
     message = str(info.value)
     assert not any(secret[:n] in message for n in range(4, len(secret) + 1)), message
+
+
+async def test_cloudagent_tokens_issued_without_end_keep_the_masks_bounded() -> None:
+    """A CloudAgent that hands out a new session token on every request: each is masked while it is current,
+    the API key always, and the set of masks stays bounded (it grew by one token per refresh, and rebuilding it
+    on each new token grew costlier with every one)."""
+    issued: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        issued.append(f"session-{len(issued):05d}-token")
+        return httpx.Response(200, json={"status": "success", "token": issued[-1]})
+
+    source = Source(name="ca", provider="cloudagent", options={"user_name": "u"}, base_url="https://api.test")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    adapter = CloudAgentAdapter(source, {"api_key": "sk-cloudagent-api-key"}, client)
+    redact.register("sk-cloudagent-api-key")
+    try:
+        for _ in range(200):
+            await adapter._get_token(fresh=True)
+        assert redact.scrub(f"{issued[-1]} sk-cloudagent-api-key") == "•••• ••••"
+        assert redact.scrub(issued[0]) == issued[0]
+    finally:
+        redact.forget_all()
