@@ -133,7 +133,10 @@ class HostileProvider:
                 await writer.drain()
             return
         if mode == "deep":
-            writer.write(_http(200, b"[" * 100_000 + b"]" * 100_000))
+            # A provider-shaped answer with one field nested 100,000 deep, far past any parser's recursion.
+            answer = json.dumps(self._answer(seen)).encode()
+            deep = b'{"deep": ' + b"[" * 100_000 + b"]" * 100_000 + b", "
+            writer.write(_http(200, deep + answer[1:]))
         elif mode == "redirect":
             where = f"{self.url}/elsewhere{seen.path}"
             writer.write(_http(self.plan.redirect, b"", {"Location": where}))
@@ -158,6 +161,7 @@ class HostileProvider:
                 .replace('"<1e400>"', "1e400")
                 .replace('"<huge>"', "9" * 5000)
                 .replace('"<surrogate>"', '"\\ud800x"')
+                .replace('"<deep>"', '{"d": ' * 2000 + "0" + "}" * 2000)  # past json.dumps' own recursion limit
             )
         return text.encode()
 
@@ -185,10 +189,11 @@ class HostileProvider:
                     "mos": "<inf>",
                     "extra": "<1e400>",
                     "big": "<huge>",
-                    "deep": _deep(2000),
-                    "long": "x" * 1_000_000,
+                    "deep": "<deep>",
                 }
             )
+            if index % self.plan.rows_per_page == 0:
+                template["long"] = "x" * 1_000_000
         template.update(extra)
         return template
 
@@ -301,13 +306,6 @@ _TIME_FIELD = {
     "velip": "date",
     "vobiz": "end_time",
 }
-
-
-def _deep(levels: int) -> Any:
-    value: Any = 0
-    for _ in range(levels):
-        value = {"d": value}
-    return value
 
 
 def _head(status: int, headers: dict[str, str]) -> bytes:

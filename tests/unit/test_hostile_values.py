@@ -118,9 +118,10 @@ def test_velip_odd_dtmf_keys(key: str) -> None:
 
 
 async def test_json_nested_past_any_recursion_limit_is_one_error() -> None:
-    """Findings 1 and 3: nesting deeper than Python's recursion limit is a Malformed (one line); from a provider
-    it is that source's BadResponse, not a RecursionError. Shallower nesting is kept, cut at MAX_DEPTH."""
-    text = "[" * 200_000 + "]" * 200_000
+    """Findings 1 and 3: nesting deeper than Python's recursion limit in a text too costly to cut is a Malformed
+    (one line); from a provider it is that source's BadResponse, not a RecursionError. Shallower nesting is
+    kept, cut at MAX_DEPTH."""
+    text = "[" * untrusted.MAX_CUT_TOKENS + "]" * untrusted.MAX_CUT_TOKENS
     with pytest.raises(untrusted.Malformed):
         untrusted.loads(text)
     source = Source(name="v", provider="velip", options={"campaign": 1}, base_url="https://api.test")
@@ -134,6 +135,22 @@ async def test_json_nested_past_any_recursion_limit_is_one_error() -> None:
     while isinstance(node, list):
         node, depth = node[0], depth + 1
     assert depth < untrusted.MAX_DEPTH and node == untrusted.TOO_DEEP
+
+
+def test_one_field_nested_past_the_recursion_limit_costs_only_that_field() -> None:
+    """Finding 1: a record with one field nested 5,000 deep made the whole response unreadable (every record on
+    the page lost); now that field is cut where sanitize() cuts, and every record is read."""
+    deep_field = '{"d": ' * 5000 + "0" + "}" * 5000
+    rows = [f'{{"uuid": "u{i}", "note": "[{{not a bracket", "extra": {deep_field}}}' for i in range(3)]
+    page = untrusted.loads('{"data": [' + ", ".join(rows) + "]}")
+    assert [row["uuid"] for row in page["data"]] == ["u0", "u1", "u2"]
+    assert page["data"][0]["note"] == "[{not a bracket"
+    node: Any = page["data"][0]["extra"]
+    while isinstance(node, dict):
+        node = node["d"]
+    assert node == untrusted.TOO_DEEP
+    with pytest.raises(untrusted.Malformed, match="nested too deeply"):
+        untrusted.loads("[" * 200_000)  # never closed: nothing to cut, still one error
 
 
 def test_untrusted_loads_turns_every_hostile_literal_safe() -> None:
