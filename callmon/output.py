@@ -11,7 +11,7 @@ from typing import Any
 
 from callmon import untrusted
 from callmon.model import RECORD_FIELDS, Call
-from callmon.redact import scrub
+from callmon.redact import MASK, contains_secret, scrub
 from callmon.text import clean
 
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -61,27 +61,47 @@ def _record(call: Call, raw: bool) -> dict[str, Any]:
     return record
 
 
-def json_line(call: Call, *, raw: bool = False) -> str:
+def _dumps(value: Any, indent: int | None = None) -> str:
     # allow_nan=False: a record never holds NaN or an infinity (callmon.model, callmon.untrusted), and if one
     # ever did, valid JSON out matters more than this line.
-    return json.dumps(_record(call, raw), ensure_ascii=True, default=str, allow_nan=False)
+    text = json.dumps(value, ensure_ascii=True, indent=indent, default=str, allow_nan=False)
+    if contains_secret(text):
+        # Values are masked already (`_record`), so only an escape can spell a secret here: "Þadbeef…" is
+        # written "\u00deadbeef…". Such strings are masked whole; masking the text would cut the escape in two
+        # and leave invalid JSON.
+        text = json.dumps(_escapes_masked(value), ensure_ascii=True, indent=indent, default=str, allow_nan=False)
+    return text
+
+
+def _escapes_masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return MASK if contains_secret(json.dumps(value)) else value
+    if isinstance(value, dict):
+        return {_escapes_masked(k): _escapes_masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escapes_masked(v) for v in value]
+    return value
+
+
+def json_line(call: Call, *, raw: bool = False) -> str:
+    return _dumps(_record(call, raw))
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     """The calls in a format, with any secret callmon knows masked (a payload may echo a key)."""
-    return scrub(_render(calls, fmt, raw=raw))
+    return _masked(_render(calls, fmt, raw=raw), fmt)
+
+
+def _masked(text: str, fmt: str) -> str:
+    # JSON is masked value by value (`_record`, `_dumps`): masking its text could cut an escape in two.
+    return text if fmt in ("json", "ndjson") else scrub(text)
 
 
 def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "table":
         return table(calls)
     if fmt == "json":
-        return (
-            json.dumps(
-                [_record(c, raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
-            )
-            + "\n"
-        )
+        return _dumps([_record(c, raw) for c in calls], indent=2) + "\n"
     if fmt == "ndjson":
         return "".join(json_line(c, raw=raw) + "\n" for c in calls)
     if fmt == "csv":
@@ -106,7 +126,8 @@ def stream_lines(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
         text = table(calls, fixed=True).split("\n", 1)[1]
     else:
         text = "".join(json_line(c, raw=raw) + "\n" for c in calls)
-    return scrub(text)
+        fmt = "ndjson"
+    return _masked(text, fmt)
 
 
 def csv_text(calls: Iterable[Call]) -> str:
