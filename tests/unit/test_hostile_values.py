@@ -218,3 +218,19 @@ def test_a_numeric_secret_echoed_as_a_number_keeps_json_valid() -> None:
 def test_status_from_anything() -> None:
     call = Call(source="s", provider="p", call_id="c", status="\ud800")  # type: ignore[arg-type]
     assert call.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_a_secret_spelled_by_a_json_escape_is_masked_and_the_json_stays_valid(fmt: str) -> None:
+    """Findings 1 and 6: JSON writes "Þadbeef1234" as "\\u00deadbeef1234", which spells the key "deadbeef1234".
+    Masking the output's text cut that escape in two ("\\u00••••": invalid JSON); the string is masked whole."""
+    redact.register("deadbeef1234")
+    try:
+        call = NORMALIZE["vobiz"]({"uuid": "u1", "failure_reason": "xÞadbeef1234", "note": "Þadbeef1234"})
+        text = output.render([call], fmt, raw=True)
+        check_output(text, fmt, ("deadbeef1234",))
+        record = strict_json(text.splitlines()[0] if fmt == "ndjson" else text)
+        record = record if fmt == "ndjson" else record[0]
+        assert record["reason"] == record["raw"]["note"] == "••••" and record["call_id"] == "u1"
+    finally:
+        redact.forget_all()
