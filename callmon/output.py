@@ -7,12 +7,13 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from callmon import display
+from callmon import display, untrusted
 from callmon.alerts import AlertEvent
 from callmon.measures import GROUP_COLUMNS, GROUP_TITLE, Groups, ordered, rows
 from callmon.model import RECORD_FIELDS, Call
-from callmon.redact import scrub
+from callmon.redact import MASK, contains_secret, scrub
 from callmon.text import clean
 
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -79,27 +80,55 @@ def table(calls: Sequence[Call], *, max_width: int = 40, fixed: bool = False) ->
     return "\n".join(lines) + "\n"
 
 
+def _record(call: Call, raw: bool) -> dict[str, Any]:
+    """The call's JSON record, payload included, read as untrusted: a payload that did not come through
+    callmon.untrusted (normalize() called on parsed data, anything built in-process) may still hold NaN, a lone surrogate or a secret as a
+    number, and a JSON output must stay valid JSON whatever a payload holds."""
+    out: dict[str, Any] = untrusted.sanitize(record(call, raw=raw))
+    return out
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    # allow_nan=False: a record never holds NaN or an infinity (callmon.model, callmon.untrusted), and if one
+    # ever did, valid JSON out matters more than this line.
+    text = json.dumps(value, ensure_ascii=True, indent=indent, default=str, allow_nan=False)
+    if contains_secret(text):
+        # Values are masked already (`_record`), so only an escape can spell a secret here: "Þadbeef…" is
+        # written "\u00deadbeef…". Such strings are masked whole; masking the text would cut the escape in two
+        # and leave invalid JSON.
+        text = json.dumps(_escapes_masked(value), ensure_ascii=True, indent=indent, default=str, allow_nan=False)
+    return text
+
+
+def _escapes_masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return MASK if contains_secret(json.dumps(value)) else value
+    if isinstance(value, dict):
+        return {_escapes_masked(k): _escapes_masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escapes_masked(v) for v in value]
+    return value
+
+
 def json_line(call: Call, *, raw: bool = False) -> str:
-    # allow_nan=False: a record never holds NaN or an infinity (callmon.model), and if one ever did, valid
-    # JSON out matters more than this line.
-    return json.dumps(record(call, raw=raw), ensure_ascii=True, default=str, allow_nan=False)
+    return _dumps(_record(call, raw))
 
 
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     """The calls in a format, with any secret callmon knows masked (a payload may echo a key)."""
-    return scrub(_render(calls, fmt, raw=raw))
+    return _masked(_render(calls, fmt, raw=raw), fmt)
+
+
+def _masked(text: str, fmt: str) -> str:
+    # JSON is masked value by value (`_record`, `_dumps`): masking its text could cut an escape in two.
+    return text if fmt in ("json", "ndjson") else scrub(text)
 
 
 def _render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     if fmt == "table":
         return table(calls)
     if fmt == "json":
-        return (
-            json.dumps(
-                [record(c, raw=raw) for c in calls], ensure_ascii=True, indent=2, default=str, allow_nan=False
-            )
-            + "\n"
-        )
+        return _dumps([_record(c, raw) for c in calls], indent=2) + "\n"
     if fmt == "ndjson":
         return "".join(json_line(c, raw=raw) + "\n" for c in calls)
     if fmt == "csv":
@@ -124,7 +153,8 @@ def stream_lines(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
         text = table(calls, fixed=True).split("\n", 1)[1]
     else:
         text = "".join(json_line(c, raw=raw) + "\n" for c in calls)
-    return scrub(text)
+        fmt = "ndjson"
+    return _masked(text, fmt)
 
 
 def csv_text(calls: Iterable[Call]) -> str:
@@ -151,7 +181,7 @@ def _is_number_like(value: str) -> bool:
 
 def alert_line(event: AlertEvent) -> str:
     """One alert firing or clearing, as `watch --alerts` prints it."""
-    return scrub(json.dumps(event.record(), ensure_ascii=True, allow_nan=False)) + "\n"
+    return _dumps(untrusted.sanitize(event.record())) + "\n"
 
 
 # -- `watch --once --group-by`: the group view's measures ----------------------------------------------------
@@ -167,12 +197,12 @@ def render_groups(groups: Groups, fmt: str, now: float) -> str:
     records with every number (per-minute counts oldest first, the current minute last)."""
     if fmt == "table":
         return scrub(_group_table(groups, now))
-    records = rows(groups, now)
+    records = [untrusted.sanitize(r) for r in rows(groups, now)]
     if fmt == "json":
-        text = json.dumps(records, ensure_ascii=True, indent=2, allow_nan=False) + "\n"
-    elif fmt == "ndjson":
-        text = "".join(json.dumps(r, ensure_ascii=True, allow_nan=False) + "\n" for r in records)
-    elif fmt == "csv":
+        return _dumps(records, indent=2) + "\n"  # masked value by value (see _dumps)
+    if fmt == "ndjson":
+        return "".join(_dumps(r) + "\n" for r in records)
+    if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([groups.dimension, *GROUP_FIELDS])
@@ -180,10 +210,8 @@ def render_groups(groups: Groups, fmt: str, now: float) -> str:
             cells = [record_[groups.dimension], *(record_[f] for f in GROUP_FIELDS)]
             writer.writerow(["" if v is None else _csv_safe(" ".join(map(str, v)) if isinstance(v, list) else v)
                              for v in cells])  # fmt: skip
-        text = buffer.getvalue()
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
-    return scrub(text)
+        return scrub(buffer.getvalue())
+    raise ValueError(f"unknown format {fmt!r}")
 
 
 def _group_table(groups: Groups, now: float) -> str:

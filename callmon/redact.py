@@ -11,19 +11,39 @@ import threading
 
 MASK = "••••"
 _MIN_LENGTH = 4  # shorter values are too likely to be ordinary text
+SLOT_SIZE = 4  # values of one slot (a session token) kept masked: the current one and a few it replaced
 _secrets: set[str] = set()
+_slots: dict[str, list[str]] = {}
 _pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
 
-def register(secret: str) -> None:
-    global _pattern
-    if len(secret) >= _MIN_LENGTH and secret not in _secrets:
-        with _lock:
+def register(secret: str, *, slot: str | None = None) -> None:
+    """Mask `secret` from now on. A `slot` names a credential that replaces itself (a session token): only its
+    last SLOT_SIZE values stay masked, so a provider that hands out a new token again and again cannot grow the
+    mask (and the cost of rebuilding it on every new value) without bound."""
+    if len(secret) < _MIN_LENGTH:
+        return
+    with _lock:
+        if slot is None:
+            if secret in _secrets:
+                return
             _secrets.add(secret)
-            # Longest first: a secret that contains another is masked whole.
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(map(re.escape, ordered)))
+        else:
+            values = _slots.setdefault(slot, [])
+            if secret in values:
+                return
+            values.append(secret)
+            del values[:-SLOT_SIZE]
+        _compile()
+
+
+def _compile() -> None:
+    global _pattern
+    every = _secrets.union(*_slots.values())
+    # Longest first: a secret that contains another is masked whole.
+    ordered = sorted(every, key=len, reverse=True)
+    _pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
 
 def scrub(text: str) -> str:
@@ -47,6 +67,7 @@ def forget_all() -> None:
     global _pattern
     with _lock:
         _secrets.clear()
+        _slots.clear()
         _pattern = None
 
 

@@ -2,9 +2,10 @@
 
 What comes out is plain JSON data in which no number is NaN or infinite, no integer is big enough to slow
 down or break what converts it (too many digits: kept as its digits, a string), nothing is nested deeper than
-`MAX_DEPTH`, no string holds a lone surrogate (it could not be written as UTF-8) or any secret callmon knows,
-and no string is longer than `MAX_STRING`. Control and invisible characters are left in place: the raw view
-escapes them visibly and record fields are cleaned when a record is built (`callmon.model`).
+`MAX_DEPTH`, no string holds a lone surrogate (it could not be written as UTF-8), no string or number holds
+any secret callmon knows (such a number becomes its masked text), and no string is longer than `MAX_STRING`.
+Control and invisible characters are left in place: the raw view escapes them visibly and record fields are
+cleaned when a record is built (`callmon.model`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ import math
 import re
 from typing import Any
 
-from callmon.redact import scrub
+from callmon.redact import contains_secret, scrub
 from callmon.text import cut
 
 MAX_DEPTH = 32
 MAX_STRING = 64 * 1024
+MAX_CUT_TOKENS = 250_000  # strings and brackets: past this, a text nested too deeply is not worth cutting
 MAX_INT_DIGITS = 18  # past this an integer is no count or duration any provider sends: keep its digits
 TOO_DEEP = "… (nested too deeply)"
+_MAX_INT_BITS = 4096  # about 1,233 digits
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A JSON string (skipped whole), or a bracket. The string's loop is unrolled: `(?:[^"\\]|\\.)*` would keep
+# backtracking state for every character of a long string.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
 
 
 class Malformed(ValueError):
@@ -44,7 +50,13 @@ def _constant(name: str) -> None:
 def loads(data: bytes | str) -> Any:
     """JSON text as safe values (see the module's docstring); Malformed when it cannot be read."""
     try:
-        value = json.loads(data, parse_float=_finite, parse_int=_integer, parse_constant=_constant)
+        try:
+            value = _parse(data)
+        except RecursionError:
+            # Deeper than the parser can go. One deep field must not cost the whole response (every record on
+            # the page): containers past MAX_DEPTH are cut out of the text, and what is left is read.
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = _parse(_cut_deep(text, MAX_DEPTH))
     except RecursionError:
         raise Malformed("JSON nested too deeply to read") from None
     except UnicodeDecodeError:
@@ -52,6 +64,37 @@ def loads(data: bytes | str) -> Any:
     except ValueError as exc:
         raise Malformed(f"malformed JSON: {str(exc).splitlines()[0][:120]}") from None
     return sanitize(value)
+
+
+def _parse(data: bytes | str) -> Any:
+    return json.loads(data, parse_float=_finite, parse_int=_integer, parse_constant=_constant)
+
+
+def _cut_deep(text: str, limit: int) -> str:
+    """JSON text with every array or object nested more than `limit` deep replaced by TOO_DEEP, as a string
+    (what sanitize() makes of it). Brackets inside strings are skipped; text that is not JSON stays not JSON.
+    RecursionError when the text has more than MAX_CUT_TOKENS tokens: the cut costs CPU time for each."""
+    out: list[str] = []
+    depth = 0
+    kept = 0  # text before this has been copied to `out`
+    cut_from = -1  # where the container being cut out began
+    for count, token in enumerate(_TOKEN.finditer(text)):
+        if count > MAX_CUT_TOKENS:
+            raise RecursionError("too many tokens to cut")
+        char = token.group()[0]
+        if char == '"':
+            continue
+        if char in "[{":
+            depth += 1
+            if depth == limit + 1:
+                cut_from = token.start()
+        else:
+            if depth == limit + 1 and cut_from >= 0:
+                out += (text[kept:cut_from], json.dumps(TOO_DEEP))
+                kept, cut_from = token.end(), -1
+            depth -= 1
+    out.append(text[kept:])
+    return "".join(out)
 
 
 def sanitize(value: Any, depth: int = MAX_DEPTH) -> Any:
@@ -68,12 +111,22 @@ def sanitize(value: Any, depth: int = MAX_DEPTH) -> Any:
             return TOO_DEEP
         return [sanitize(v, depth - 1) for v in value]
     if kind is float:
-        return value if math.isfinite(value) else None
+        return _number(value) if math.isfinite(value) else None
     if kind is int:
-        return value if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS else str(value)
+        if -(10**MAX_INT_DIGITS) < value < 10**MAX_INT_DIGITS:
+            return _number(value)
+        # str() refuses an int of more than 4,300 digits (ValueError); none is data worth its digits.
+        return text(str(value)) if value.bit_length() <= _MAX_INT_BITS else None
     if value is None or kind is bool:
         return value
     return text(str(value))
+
+
+def _number(value: int | float) -> int | float | str:
+    # A digits-only key echoed as a JSON number is a secret all the same. Masked it can only be text: masking
+    # the number in serialized JSON would leave the JSON invalid.
+    digits = str(value)
+    return scrub(digits) if contains_secret(digits) else value
 
 
 def text(value: str) -> str:

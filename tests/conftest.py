@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from callmon.serve import bind, serving, url_of
 from callmon.simulator import Clock, Scenario, Simulator, build_app
@@ -78,3 +79,10 @@ async def served() -> AsyncIterator[Served]:
     )
     async for s in serve_simulator(sim):
         yield s
+
+
+# Hypothesis: the `ci` profile (the default) runs ~100 examples a property, with no per-example deadline (a
+# shared 2-core machine varies too much for one); HYPOTHESIS_PROFILE=dev runs fewer while editing.
+settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -38,11 +38,13 @@ from callmon.providers.errors import (
     RateLimited,
     ServerError,
 )
+from callmon.redact import scrub
 from callmon.text import clean
 
 Gate = Callable[[str], Awaitable[None]]
 ADAPTERS: dict[str, type[Adapter]] = {}
 _ROW_KEYS = ("data", "details", "records", "rows", "calls", "callDetails")
+_ERROR_TEXT = 64 * 1024  # bytes of a non-JSON error body read for its message
 
 
 async def _open_gate(kind: str) -> None:
@@ -322,7 +324,8 @@ class Adapter(abc.ABC):
             ):
                 status_code = response.status_code
                 if response.is_redirect:
-                    where = clean(response.headers.get("location", "nowhere"))[:200]
+                    # Not cut here: ProviderError masks secrets first, then cuts (a cut secret is not masked).
+                    where = response.headers.get("location", "nowhere")
                     raise BadResponse(self.provider, f"redirected to {where}", status_code=status_code)
                 content = await _read_capped(response, self.limits.max_response, self.provider)
         except TimeoutError:
@@ -348,7 +351,9 @@ class Adapter(abc.ABC):
         except untrusted.Malformed as exc:
             if response.is_success:
                 raise BadResponse(self.provider, str(exc), status_code=response.status_code) from None
-            return {"message": content[:200].decode("utf-8", "replace")}
+            # Far longer than the message ProviderError keeps: it masks secrets before it cuts, and a secret
+            # cut short here, where that message ends, would not be masked.
+            return {"message": content[:_ERROR_TEXT].decode("utf-8", "replace")}
 
     def error_message(self, body: Any) -> str | None:
         """The provider's own words from an error body; subclasses know their provider's shape."""
@@ -466,7 +471,7 @@ async def _read_capped(response: httpx.Response, cap: int, provider: str) -> byt
     elif encoding == "deflate":
         decoder = _Deflate()
     elif encoding not in ("", "identity"):
-        raise BadResponse(provider, f"unsupported content-encoding {clean(encoding)[:40]!r}")
+        raise BadResponse(provider, f"unsupported content-encoding {scrub(clean(encoding))[:40]!r}")
     out = bytearray()
     try:
         async for chunk in response.aiter_raw():
@@ -480,6 +485,10 @@ async def _read_capped(response: httpx.Response, cap: int, provider: str) -> byt
                         break
                     out += decoder.decompress(data, room)
                     data = decoder.unconsumed_tail
+                if decoder.eof:
+                    # The encoded body ends here. What follows is ignored, as httpx would, but not read: zlib
+                    # keeps bytes past the end (unused_data) and an endless trailer would grow it unbounded.
+                    break
             if len(out) > cap:
                 raise BadResponse(provider, f"response over the {_mb(cap)} cap (decoded)")
     except zlib.error:
@@ -501,6 +510,10 @@ class _Deflate:
         out: bytes = self._inner.decompress(data, max_length)
         self.unconsumed_tail = self._inner.unconsumed_tail
         return out
+
+    @property
+    def eof(self) -> bool:
+        return self._inner is not None and bool(self._inner.eof)
 
 
 def _mb(size: int) -> str:

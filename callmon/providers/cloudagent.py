@@ -6,6 +6,7 @@ with HTTP 200 and `{"status": "error"|"fail"|false, "message": ...}`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -23,6 +24,7 @@ PROVIDER = "cloudagent"
 PAGE_SIZE = 500  # the documented maximum
 _AUTH_MESSAGES = ("apikey is invalid", "authentication failed", "username is invalid", "invalid token")
 IST = ZoneInfo("Asia/Kolkata")
+_TOKEN = re.compile(r"[!-~]{1,4096}")
 _EVENT_STATUS = {"calling": Status.RINGING, "answered": Status.IN_PROGRESS}
 
 
@@ -186,7 +188,13 @@ class CloudAgentAdapter(Adapter):
         token = parse.text(body.get("token"))
         if not token:
             raise BadResponse(self.provider, "token response has no token")
-        redact.register(token)  # a session credential: masked wherever it could surface, as the key is
+        if not _TOKEN.fullmatch(token):
+            # It goes back in a header: anything but visible ASCII (a control, a non-Latin letter, the key
+            # it echoed and callmon masked) would fail there as an encoding error, not as a provider error.
+            raise BadResponse(self.provider, "token response has a token that is not visible ASCII")
+        # A session credential: masked wherever it could surface, as the key is. One slot per source: a provider
+        # that issues a new token on every request must not grow the set of masks without bound.
+        redact.register(token, slot=f"cloudagent-token:{self.source.name}")
         self._token = token
         return token
 

@@ -112,7 +112,8 @@ def timestamp(value: Any, tz: tzinfo = UTC) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        # An int past float's range raises OverflowError in isfinite(); no epoch, even in ms, is past 2^53.
+        if abs(value) > MAX_INTEGER or not math.isfinite(value):
             return None
         seconds_ = value / 1000 if abs(value) > 10**11 else value
         if not 0 <= seconds_ < LATEST.timestamp():
@@ -123,7 +124,7 @@ def timestamp(value: Any, tz: tzinfo = UTC) -> datetime | None:
     s = value.strip()
     if not s or len(s) > 64 or s.startswith("0000-00-00"):
         return None
-    if s.isdigit():
+    if s.isascii() and s.isdigit():  # str.isdigit() alone takes "²", which int() refuses
         return timestamp(int(s), tz) if len(s) <= 16 else None
     try:
         parsed = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
