@@ -25,8 +25,7 @@ import pytest
 from callmon import redact
 from callmon.engine import Engine, State
 from callmon.providers import ADAPTERS, Limits, Source
-from callmon.simulator import Clock, Scenario, Simulator, parse_faults
-from callmon.simulator.app import DEMO_SECRETS
+from callmon.simulator import DEMO_SECRETS, Clock, Scenario, Simulator, parse_faults
 from callmon.store import CallStore
 from tests.conftest import serve_simulator
 from tests.hostile import FORMATS, INVISIBLE, check_output, strict_json
