@@ -107,3 +107,13 @@ async def loaded(pilot: Pilot[Any], app: CallmonApp, count: int | None = None) -
     await pilot.pause(0.2)
     app.monitor.show_health()  # what the once-a-second timer does, without waiting for it
     await pilot.pause(0.05)
+
+
+async def type_path(pilot: Pilot[Any], path: Path) -> None:
+    """A path into the export prompt as a paste arrives (one edit), then enter: typed a key at a time, a
+    temporary directory's path took seconds of the suite."""
+    from textual.widgets import Input
+
+    field = pilot.app.screen.query_one("#export-path", Input)
+    field.value = str(path)
+    await pilot.press("end", "enter")

@@ -279,10 +279,16 @@ async def test_watch_once_max_time_and_budget_bound_a_pass(hostile: HostileProvi
 # -- findings 6 and 8: secrets and invisible text ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize(
-    "hostile", [pytest.param((p, Plan(mode="echo")), id=p) for p in PROVIDERS], indirect=True
-)
+def each_provider_a_format(mode: str, providers: tuple[str, ...] = PROVIDERS) -> list[Any]:
+    """Every provider once, the formats taken in turn: a subprocess run costs a second, and every format's
+    output of every hostile value is checked in process (tests/unit/test_hostile_values.py)."""
+    return [
+        pytest.param((p, Plan(mode=mode)), FORMATS[i % len(FORMATS)], id=f"{p}-{FORMATS[i % len(FORMATS)]}")
+        for i, p in enumerate(providers)
+    ]
+
+
+@pytest.mark.parametrize(("hostile", "fmt"), each_provider_a_format("echo"), indirect=["hostile"])
 async def test_watch_once_never_prints_an_echoed_secret(hostile: HostileProvider, fmt: str, tmp_path: Path) -> None:
     """The provider puts the secret it received into a record field (and a key); CloudAgent also echoes the
     session token it issued. No format prints either."""
@@ -303,9 +309,9 @@ async def test_an_echoed_secret_in_an_error_never_reaches_stderr(hostile: Hostil
     assert run.code == 1 and "bad key ••••" in run.stderr
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(
-    "hostile", [pytest.param((p, Plan(mode="invisible")), id=p) for p in ("dialgen", "vobiz")], indirect=True
+    ("hostile", "fmt"), each_provider_a_format("invisible", ("dialgen", "vobiz", "velip", "cloudagent")),
+    indirect=["hostile"],
 )
 async def test_watch_once_prints_no_invisible_text(hostile: HostileProvider, fmt: str, tmp_path: Path) -> None:
     run = await watch_hostile(tmp_path, hostile, fmt=fmt)
@@ -314,10 +320,7 @@ async def test_watch_once_prints_no_invisible_text(hostile: HostileProvider, fmt
     assert not any(ch in run.stdout for ch in INVISIBLE + "\x1b\x07\u2028")
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize(
-    "hostile", [pytest.param((p, Plan(mode="values")), id=p) for p in PROVIDERS], indirect=True
-)
+@pytest.mark.parametrize(("hostile", "fmt"), each_provider_a_format("values"), indirect=["hostile"])
 async def test_watch_once_reads_hostile_values(hostile: HostileProvider, fmt: str, tmp_path: Path) -> None:
     """Findings 1 and 9 on the wire: NaN, -Infinity, 1e400, a 5,000-digit number, a lone surrogate escape, a
     year-9999 time and nesting 2,000 deep in every record, and a 1 MB string in one of them."""

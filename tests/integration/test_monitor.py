@@ -20,7 +20,7 @@ from callmon.tui.panels import ExportScreen, HealthScreen
 from callmon.tui.table import CallTable
 from callmon.tui.widgets import ErrorLine, HealthBar
 from callmon.view import CallView
-from tests.tui_helpers import FROZEN_AT, build_app, loaded, rows, text_of, wait_until
+from tests.tui_helpers import FROZEN_AT, build_app, loaded, rows, text_of, type_path, wait_until
 
 
 def header(app: CallmonApp) -> str:
@@ -38,6 +38,7 @@ def type_in_one_read(app: CallmonApp, text: str) -> None:
 def people() -> Iterator[None]:
     yield
     display.configure(display.Display())
+
 
 
 async def test_keys_typed_right_after_slash_go_to_the_filter_in_order(tmp_path: Path) -> None:
@@ -313,7 +314,7 @@ async def test_masked_numbers_in_table_detail_and_export(tmp_path: Path, people:
         await pilot.press("escape", "e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
         out = tmp_path / "masked.csv"
-        await pilot.press("ctrl+a", "ctrl+k", *str(out), "enter")
+        await type_path(pilot, out)
         await wait_until(pilot, out.exists)
         assert target not in out.read_text() and "•" in out.read_text()
 
@@ -329,7 +330,7 @@ async def test_export_writes_what_it_says_and_asks_before_overwriting(tmp_path: 
         screen = app.screen
         assert isinstance(screen, ExportScreen)
         said = screen.count
-        await pilot.press("ctrl+a", "ctrl+k", *str(target), "enter")
+        await type_path(pilot, target)
         await pilot.pause(0.2)
         assert isinstance(app.screen, ExportScreen) and target.read_text() == "keep me\n"
         assert "exists" in text_of(screen.query_one("#export-error"))

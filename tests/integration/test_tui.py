@@ -15,7 +15,7 @@ from callmon.tui.panels import ExportScreen, HelpScreen
 from callmon.tui.table import CallTable, TableHeader
 from callmon.tui.widgets import ErrorLine, HealthBar
 from callmon.view import CallView
-from tests.tui_helpers import FROZEN_AT, build_app, loaded, rows, text_of, wait_until
+from tests.tui_helpers import FROZEN_AT, build_app, loaded, rows, text_of, type_path, wait_until
 
 STATUS_WORDS = (
     "queued",
@@ -48,6 +48,7 @@ def health_text(app: object) -> str:
 
     assert isinstance(app, CallmonApp)
     return text_of(app.query_one("#health", HealthBar))
+
 
 
 async def test_rows_appear_with_health_and_counts(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ async def test_detail_screen_shows_cdr_raw_json_and_timeline(tmp_path: Path) -> 
 
 
 async def test_live_dialgood_transcript_grows_in_the_detail_screen(tmp_path: Path) -> None:
-    app = build_app(tmp_path=tmp_path, speed=4.0, calls=60)
+    app = build_app(tmp_path=tmp_path, speed=10.0, calls=60)
     async with app.run_test(size=(160, 50)) as pilot:
         await loaded(pilot, app)
         await pilot.press("slash", *"provider:dialgood status:in-progress", "enter")
@@ -164,7 +165,12 @@ async def test_live_dialgood_transcript_grows_in_the_detail_screen(tmp_path: Pat
         screen = app.screen
         assert isinstance(screen, DetailScreen)
         first = len(screen.call.transcript)
-        await wait_until(pilot, lambda: len(screen.call.transcript) > first or screen.call.ended, 15)
+        for _ in range(30):  # the call talks on (10x speed); r fetches it now rather than at the next 5 s
+            await pilot.pause(0.3)
+            await pilot.press("r")
+            if len(screen.call.transcript) > first or screen.call.ended:
+                break
+        await wait_until(pilot, lambda: len(screen.call.transcript) > first or screen.call.ended, 5)
         assert "agent:" in text_of(screen.query_one("#transcript")).lower()
 
 
@@ -213,7 +219,7 @@ async def test_export_what_is_shown(tmp_path: Path) -> None:
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
         target = tmp_path / "out.json"
-        await pilot.press("ctrl+a", "ctrl+k", *str(target), "enter")
+        await type_path(pilot, target)
         await wait_until(pilot, target.exists)
         await pilot.pause(0.2)
     records = json.loads(target.read_text())
@@ -276,7 +282,10 @@ async def test_the_clock_keeps_running_under_other_screens(tmp_path: Path) -> No
         for key, screen_type in (("question_mark", HelpScreen), ("enter", DetailScreen), ("e", ExportScreen)):
             await pilot.press(key)
             await wait_until(pilot, lambda: isinstance(app.screen, screen_type))
-            await pilot.pause(1.3)
+            # What the once-a-second timers run, run now (waiting for them cost seconds of the suite).
+            app.monitor.each_second()
+            app._each_second()
+            await pilot.pause(0.05)
             assert isinstance(app.screen, screen_type)
             await pilot.press("escape")
             await wait_until(pilot, lambda: len(app.screen_stack) == 1)
