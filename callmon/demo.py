@@ -9,7 +9,7 @@ import httpx
 from callmon.alerts import Rule, parse_rule
 from callmon.providers import Source
 from callmon.simulator import (
-    DEMO_SECRETS,
+    SIM_PROVIDERS,
     Burst,
     Clock,
     Scenario,
@@ -57,4 +57,5 @@ def make_demo(
     scenario = Scenario(seed=seed, calls=calls, clock=clock or Clock(speed=speed), burst=burst)
     simulator = Simulator(scenario, faults=parse_faults(faults or []))
     sources = demo_sources(scenario, DEMO_URL)
-    return Demo(simulator, sources, {s.name: DEMO_SECRETS[s.provider] for s in sources})
+    # Each provider's demo credential from its registration (one registered after import has one too).
+    return Demo(simulator, sources, {s.name: dict(SIM_PROVIDERS[s.provider].secrets) for s in sources})

@@ -4,6 +4,7 @@ configured and pushed like the built-in five, and forgotten after the test that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import random
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from callmon.providers import ADAPTERS
 from callmon.simulator import (
     PROVIDERS,
     SIM_PROVIDERS,
@@ -43,13 +45,24 @@ def load_toy() -> None:
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
+@contextlib.contextmanager
+def toy_registered() -> Iterator[None]:
+    """The toy provider (its simulator and its adapter) registered inside the block only."""
+    adapters = dict(ADAPTERS)
+    with registry_restored():
+        try:
+            load_toy()
+            yield
+        finally:
+            ADAPTERS.clear()
+            ADAPTERS.update(adapters)
+
+
 @pytest.fixture
 def toy() -> Iterator[SimProvider]:
-    """The toy provider, registered for this test only."""
-    with registry_restored():
-        load_toy()
+    with toy_registered():
         yield SIM_PROVIDERS["toy"]
-    assert "toy" not in SIM_PROVIDERS
+    assert "toy" not in SIM_PROVIDERS and "toy" not in ADAPTERS
 
 
 async def test_a_sixth_provider_is_served_from_its_one_file(toy: SimProvider) -> None:
@@ -131,9 +144,9 @@ async def test_a_sixth_provider_pushes_its_webhooks(toy: SimProvider) -> None:
 
 
 def test_a_provider_registered_in_a_test_leaves_no_trace() -> None:
-    with registry_restored():
-        load_toy()
-        assert tuple(SIM_PROVIDERS) == (*PROVIDERS, "toy")
+    with toy_registered():
+        assert tuple(SIM_PROVIDERS) == (*PROVIDERS, "toy") and "toy" in ADAPTERS
+    assert "toy" not in ADAPTERS
     assert tuple(SIM_PROVIDERS) == PROVIDERS == ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")
     scenario = Scenario(calls=10)
     assert scenario.providers == PROVIDERS
@@ -168,3 +181,23 @@ def test_a_provider_short_of_ids_fails_instead_of_spinning(
     assert len(Scenario(seed=1, calls=4, providers=("toy",)).ground_truth()) == 4
     with pytest.raises(ValueError, match="too few"):
         Scenario(seed=1, calls=5, providers=("toy",))
+
+
+def test_a_sixth_provider_is_in_the_demo_the_config_and_the_filter_from_its_one_file(
+    toy: SimProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The toy's one file (adapter and simulator) and nothing else: `callmon demo`'s sources have it, its
+    calls are polled and printed, `config init` has an example for it, the filter knows its name."""
+    from callmon.cli import main
+    from callmon.config import example
+    from callmon.demo import make_demo
+    from callmon.query import compile_query
+
+    demo = make_demo(calls=60)
+    assert "toy" in {s.provider for s in demo.sources}
+    assert main(["watch", "--once", "--demo", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    toy_calls = [r for r in records if r["provider"] == "toy"]
+    assert toy_calls and all(r["source"] == "sim-toy" and r["status"] != "unknown" for r in toy_calls)
+    assert 'provider = "toy"' in example()
+    assert compile_query("provider:toy").text == "provider:toy"
