@@ -464,27 +464,35 @@ GROUP_COLUMN = {c.name: c for c in GROUP_COLUMNS}
 GROUP_TITLE = {"campaign": "CAMPAIGN", "provider": "PROVIDER", "source": "SOURCE", "reason": "REASON"}
 
 
+FAIR = 20  # ended calls a group needs for its rates to rank it: one call's 0 % is not a campaign's
+
+
 def ordered(groups: Groups, column: str, reverse: bool, now: float) -> list[str]:
-    """The groups' names in the order of a column (reverse: biggest first); unknown values last either
-    way, ties by name."""
+    """The groups' names in the order of a column (reverse: biggest first); unknown values last either way,
+    ties by name. By a rate, groups with fewer than FAIR ended calls come after the rest (in the same order),
+    so a dialer's one-call campaigns do not bury the campaign in trouble."""
     if column == "name":
         return sorted(groups.tallies, reverse=reverse)
     value = GROUP_COLUMN[column].value
-    known: list[tuple[float | int | str, str]] = []
+    rated = column in ("answer_rate", "failure_rate", "acd")
+    tiers: tuple[list[tuple[float | int | str, str]], list[tuple[float | int | str, str]]] = ([], [])
     unknown: list[str] = []
     for name, tally in groups.tallies.items():
         v = value(tally, now)
         if v is None:
             unknown.append(name)
         else:
-            known.append((v, name))
-    known.sort(key=lambda item: item[1])
-    known.sort(key=lambda item: item[0], reverse=reverse)
+            tiers[rated and tally.ended < FAIR].append((v, name))
+    out: list[str] = []
+    for tier in tiers:
+        tier.sort(key=lambda item: item[1])
+        tier.sort(key=lambda item: item[0], reverse=reverse)
+        out += [name for _, name in tier]
     unknown.sort()
-    return [name for _, name in known] + unknown
+    return out + unknown
 
 
-def worst_answer_rate(groups: Groups, min_ended: int = 20) -> tuple[str, Tally] | None:
+def worst_answer_rate(groups: Groups, min_ended: int = FAIR) -> tuple[str, Tally] | None:
     """The group with the lowest answer rate among those with at least `min_ended` ended calls."""
     fair = [(t.answer_rate, name, t) for name, t in groups.tallies.items() if t.ended >= min_ended]
     if not fair:

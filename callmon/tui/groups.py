@@ -105,8 +105,8 @@ class GroupHeader(Widget):
         line = [" "] * width
         for cell in self.cells:
             title = GROUP_TITLE[self.dimension] if cell.name == "name" else cell.title
-            if cell.name == self.sort_column:
-                title = f"{title}{'▼' if self.reverse else '▲'}"
+            if cell.name == self.sort_column and len(title) < cell.width:
+                title = f"{title}{'▼' if self.reverse else '▲'}"  # where it fits; the title line says it too
             text = fit(title, cell.width, right=cell.right)
             line[cell.x : cell.x + len(text)] = text
         return Strip([Segment("".join(line)[:width], style)], width)
@@ -371,18 +371,21 @@ class GroupTable(TypeAhead, ScrollView, can_focus=True):
         return Style()
 
 
-def title_text(groups: Groups | None) -> str:
-    """The line above the group view: what it groups, how many, which has the worst answer rate."""
+def title_text(groups: Groups | None, sort_column: str = "calls", reverse: bool = True) -> str:
+    """The line above the group view: what it groups, how many, how sorted, the worst answer rate."""
     if groups is None:
         return ""
     n = len(groups.tallies)
-    parts = [f"by {groups.dimension} (g: next)", f"{n:,} group{'s' if n != 1 else ''}"]
+    sorted_by = GROUP_TITLE[groups.dimension] if sort_column == "name" else GROUP_COLUMN[sort_column].title
+    # What matters most first: at 80 columns the end of the line is cut.
+    parts = [f"by {groups.dimension} (g: next)"]
     worst = worst_answer_rate(groups)
     if worst is not None:
         name, tally = worst
         parts.append(
             f"{WORST_MARK} worst answer rate: {name} {percent(tally.answer_rate)} of {tally.ended:,} ended"
         )
+    parts += [f"{n:,} group{'s' if n != 1 else ''}", f"sorted by {sorted_by} {'▼' if reverse else '▲'}"]
     parts.append("enter: its calls")
     return " · ".join(parts)
 

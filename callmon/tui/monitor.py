@@ -211,7 +211,7 @@ class MonitorScreen(Screen[None]):
                 frozenset(e.group for e in self.firing.values() if e.by == groups.dimension and e.group)
             )
         self.group_table.refresh_rows()
-        self.group_title.update(title_text(groups))
+        self.group_title.update(title_text(groups, self.group_table.sort_column, self.group_table.reverse))
         self.group_header.set_state(
             self.group_table.cells,
             groups.dimension if groups is not None else "campaign",

@@ -108,7 +108,8 @@ async def invalid_filter(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, CallmonApp)
     app.monitor.filter_bar.insert_text_at_cursor("dur>1x")
-    await pilot.pause(0.4)
+    await wait_until(pilot, lambda: bool(app.monitor.filter_error.display))  # said, however busy the machine
+    await pilot.pause(0.2)
 
 
 async def detail(pilot: Pilot[Any]) -> None:

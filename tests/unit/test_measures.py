@@ -253,3 +253,13 @@ def test_the_view_keeps_totals_of_what_it_shows() -> None:
     assert view.groups.tallies["A"].calls == 3
     view.set_grouping(None)
     assert view.groups is None
+
+
+def test_by_a_rate_groups_with_too_few_ended_calls_come_after() -> None:
+    """A one-call campaign's 0 % answer rate does not bury the campaign of 40 calls at 10 %."""
+    calls = [call(i, Status.FAILED, f"one-{i}") for i in range(5)]
+    calls += [call(100 + i, Status.COMPLETED if i < 4 else Status.FAILED, "big") for i in range(40)]
+    groups = Groups("campaign")
+    groups.build(calls, T)
+    assert ordered(groups, "answer_rate", False, T) == ["big", "one-0", "one-1", "one-2", "one-3", "one-4"]
+    assert ordered(groups, "calls", True, T)[0] == "big"
