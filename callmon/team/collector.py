@@ -34,7 +34,7 @@ from callmon.store import CallStore, Change
 from callmon.team import codec
 from callmon.team import health as team_health
 from callmon.team.budget import Split, TeamLimiter
-from callmon.team.connect import ENGINE_ERRORS, Refused, check, connect, explain
+from callmon.team.connect import ENGINE_ERRORS, Refused, check, connect, explain, still_running
 from callmon.team.follow import Follower, Version, codec_text, parse_id
 from callmon.team.keys import AccountKeys, Keys
 from callmon.team.lease import Leases
@@ -119,6 +119,8 @@ class Collector:
                 source, keys, worker, limiter, team_health.fingerprint(source.provider, secrets)
             )
         self.follower.follow(self.accounts)
+        self.follower.on_epoch = self._epoch_changed
+        self._lost_data = False
         self.version = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._details: set[asyncio.Task[None]] = set()
@@ -181,7 +183,8 @@ class Collector:
         first += self._details
         for task in first:
             task.cancel()
-        await asyncio.gather(*first, return_exceptions=True)
+        if first:
+            await asyncio.wait(first, timeout=self.settings.timeout + 1)
         with contextlib.suppress(*ENGINE_ERRORS):
             await asyncio.wait_for(self._drain_inbox(), self.settings.timeout)
         with contextlib.suppress(*ENGINE_ERRORS, TimeoutError):
@@ -189,7 +192,8 @@ class Collector:
         await self.leases.release_all()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Loops also stop on _stopped: a cancel that races the client's own read timeout can be swallowed.
+        await asyncio.wait(self._tasks, timeout=self.settings.timeout + 3)
         with contextlib.suppress(*ENGINE_ERRORS):
             await self.engine.hdel(self.keys.members, self.owner)
         if self.history is not None:
@@ -248,11 +252,10 @@ class Collector:
                 await account.limiter.write_offline()
             self.split.end()
             log.warning("team engine %s reachable again: back to leases", self.settings.shown)
-        if await self.follower.check_epoch():
+        await self.follower.check_epoch()
+        if self._lost_data:
+            self._lost_data = False
             await self._register()
-            for name, account in self.accounts.items():
-                account.dirty.update(self.store.source_calls(name))
-            self.follower.versions.clear()
         kinds = [(a, kind) for a in self.accounts.values() for kind in a.limiter.budgets]
         async with self.engine.pipeline(transaction=False) as pipe:
             pipe.time()
@@ -272,6 +275,12 @@ class Collector:
             await self._check_breaker(account, codec_text(value) if value else None)
         for (account, kind), log_ in zip(kinds, replies[3 + len(self.accounts) :], strict=True):
             account.limiter.observe(kind, [score for _, score in log_], server_ms)
+
+    def _epoch_changed(self) -> None:
+        """The engine lost its data: everything we hold is published again as each account is led."""
+        self._lost_data = True
+        for name, account in self.accounts.items():
+            account.dirty.update(self.store.source_calls(name))
 
     def _count_collectors(self, members: Mapping[bytes, bytes]) -> None:
         now = time.time()
@@ -324,7 +333,7 @@ class Collector:
 
     async def _offline_watch(self) -> None:
         """Polling alone once the engine has been unreachable for a whole TTL (no lease of ours is left)."""
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self.settings.retry_every / 2)
             if self.split.active or self.leases.reachable or self.settings.offline != "split":
                 continue
@@ -358,16 +367,18 @@ class Collector:
 
     async def _follow(self) -> None:
         failed = False
-        while True:
+        while not self._stopped:
             try:
                 if failed:
                     await self.follower.resume()
                     failed = False
                 await self.follower.read(1000)
             except ENGINE_ERRORS:
+                still_running()
                 failed = True
                 await asyncio.sleep(self.settings.retry_every)
             except Exception as exc:  # a bug on one entry must not stop following every account
+                still_running()
                 log.warning("team: following the engine failed: %s", one_line(exc), exc_info=True)
                 failed = True
                 await asyncio.sleep(self.settings.retry_every)
@@ -375,11 +386,12 @@ class Collector:
     # -- publishing -------------------------------------------------------------------------------------------
 
     async def _ticker(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(1.0 / self.tick_hz)
             try:
                 await self.tick()
             except Exception as exc:  # the ticker must outlive any one batch
+                still_running()
                 log.warning("team: a tick failed: %s", one_line(exc), exc_info=True)
 
     async def tick(self) -> None:
@@ -479,7 +491,7 @@ class Collector:
     # -- leading: webhook inbox and viewers' detail requests ---------------------------------------------------
 
     async def _lead(self) -> None:
-        while True:
+        while not self._stopped:
             led = [a for n, a in self.accounts.items() if self.leases[n].usable() and not self.split.active]
             if not led:
                 await asyncio.sleep(0.1)
@@ -491,6 +503,7 @@ class Collector:
             try:
                 reply = await self.blocking.xread(streams, count=500, block=500)
             except ENGINE_ERRORS:
+                still_running()
                 await asyncio.sleep(self.settings.retry_every)
                 continue
             by_key = {}
@@ -552,7 +565,7 @@ class Collector:
             self.store.apply(call, "push")  # kept here, published when this collector leads
 
     async def _inbox_writer(self) -> None:
-        while True:
+        while not self._stopped:
             first = await self._inbox.get()
             items = [first]
             while not self._inbox.empty() and len(items) < 500:
@@ -588,10 +601,12 @@ class Collector:
 
     async def _janitor(self) -> None:
         """One collector at a time (its own small lease) prunes every account past retention_days."""
-        while True:
+        while not self._stopped:
             await asyncio.sleep(JANITOR_EVERY)
-            with contextlib.suppress(*ENGINE_ERRORS):
+            try:
                 await self.prune()
+            except ENGINE_ERRORS:
+                still_running()
 
     async def prune(self) -> int:
         ttl = int(JANITOR_EVERY * 2000)

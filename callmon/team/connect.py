@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 from typing import Any
@@ -52,8 +53,7 @@ def connect(settings: TeamSettings, password: str | None, *, blocking: float = 0
         "socket_connect_timeout": settings.timeout,
         # One attempt per command: a lease renewal retried for seconds would outlive the lease.
         "retry": Retry(NoBackoff(), 0),
-        "lib_name": None,  # no CLIENT SETINFO: the viewer's ACL need not allow it
-        "lib_version": None,
+        "driver_info": None,  # no CLIENT SETINFO: the viewer's ACL need not allow it
     }
     if settings.url.startswith("rediss://"):
         kwargs["ssl_cert_reqs"] = "required"
@@ -110,3 +110,12 @@ async def check(engine: Engine, settings: TeamSettings) -> str:
         raise Refused(f"team engine {settings.shown}: Redis {version} is too old (7.0 or later, or Valkey)")
     name = "valkey" if info.get("valkey_version") or info.get("server_name") == "valkey" else "redis"
     return f"{name} {version}"
+
+
+def still_running() -> None:
+    """CancelledError when the current task is being cancelled. Loops that catch engine errors call it: a
+    cancel that arrives inside the client can come out as a connection error, which must not keep the loop
+    going (a stop would wait on it forever)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -46,7 +46,8 @@ class Followed:
     keys: AccountKeys
     last: Version = (0, 0)  # the last stream entry taken in
     n: int = 0  # its sequence number
-    ready: bool = False  # loaded once
+    ready: bool = False  # loaded, and following on from it
+    loads: int = 0
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Follower:
     versions: dict[Key, Version] = field(default_factory=dict)
     accounts: dict[str, Followed] = field(default_factory=dict)
     epoch: str | None = None
+    on_epoch: Callable[[], None] | None = None  # the engine lost its data (whoever noticed first)
     resyncs: int = 0  # full loads after the first (trimmed stream, new epoch, a gap)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -84,8 +86,11 @@ class Follower:
         self.epoch = epoch
         if changed:
             log.warning("team engine's epoch changed (it lost its data): loading everything again")
+            self.versions.clear()
             for followed in self.accounts.values():
                 followed.ready = False
+            if self.on_epoch is not None:
+                self.on_epoch()
         return changed
 
     def follow(self, names: Iterable[str]) -> None:
@@ -123,8 +128,9 @@ class Follower:
                     count += await self._take(name, page.items(), full=True)
                 if not cursor:
                     break
-            if followed.ready:
+            if followed.loads:
                 self.resyncs += 1
+            followed.loads += 1
             followed.ready = True
             return count
 

@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from callmon.team.connect import ENGINE_ERRORS, Engine, Refused, explain
+from callmon.team.connect import ENGINE_ERRORS, Engine, Refused, explain, still_running
 from callmon.team.keys import AccountKeys, Keys
 from callmon.team.scripts import Scripts, text
 from callmon.team.settings import TeamSettings
@@ -92,6 +93,8 @@ class Leases:
         self._rng = random.Random()
         self._stopping = False
         self._preparing: dict[str, asyncio.Task[None]] = {}
+        # (account, fence, from, until) in wall-clock seconds, until None while it lasts: what the log says.
+        self.intervals: list[list[Any]] = []
 
     def __getitem__(self, name: str) -> Lease:
         return self.leases[name]
@@ -133,6 +136,7 @@ class Leases:
                     )
                 replies = await pipe.execute(raise_on_error=True) if wanted else []
         except ENGINE_ERRORS as exc:
+            still_running()
             self._unreachable(exc)
             self._expire()
             return
@@ -148,7 +152,9 @@ class Leases:
                 lease.fence = int(reply[1])
                 lease.holder = self.owner
                 if not was:
-                    log.info("leads %s (fence %d) from %s", lease.name, lease.fence, stamp(time.time()))
+                    now = time.time()
+                    log.info("leads %s (fence %d) from %s", lease.name, lease.fence, stamp(now))
+                    self.intervals.append([lease.name, lease.fence, now, None])
                     lease.ready = False
                 if not lease.ready and lease.name not in self._preparing:
                     self._prepare_soon(lease)
@@ -193,6 +199,9 @@ class Leases:
 
     def _lost(self, lease: Lease, why: str) -> None:
         until = min(lease.valid_until, time.monotonic())
+        for interval in self.intervals:
+            if interval[0] == lease.name and interval[3] is None:
+                interval[3] = wall_of(until)
         log.info("stopped leading %s (fence %d) at %s: %s", lease.name, lease.fence, stamp(wall_of(until)), why)
         lease.valid_until = 0.0
         lease.ready = False
@@ -206,6 +215,7 @@ class Leases:
             try:
                 reply = await self.blocking.xread({self.keys.handover: last}, count=10, block=1000)
             except ENGINE_ERRORS:
+                still_running()
                 await asyncio.sleep(self.settings.retry_every)
                 continue
             for _, entries in reply or ():

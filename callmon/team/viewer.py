@@ -23,7 +23,7 @@ from callmon.history import History, HistoryError
 from callmon.model import Call
 from callmon.store import CallStore, Change, Key
 from callmon.team import health as team_health
-from callmon.team.connect import ENGINE_ERRORS, EngineError, Refused, check, connect, explain
+from callmon.team.connect import ENGINE_ERRORS, EngineError, Refused, check, connect, explain, still_running
 from callmon.team.follow import Follower, codec_text
 from callmon.team.keys import Keys
 from callmon.team.settings import TeamSettings
@@ -66,6 +66,8 @@ class TeamFeed:
         self._tasks: list[asyncio.Task[None]] = []
         self._waiting: dict[Key, asyncio.Event] = {}
         self._rng = random.Random()
+        # Loops also stop on this: a cancel that races the client's own read timeout can be swallowed.
+        self._closing = False
 
     # -- starting and stopping --------------------------------------------------------------------------------
 
@@ -103,9 +105,11 @@ class TeamFeed:
         self.follower.follow(sorted(self._providers))
 
     async def stop(self) -> None:
+        self._closing = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=BLOCK_MS / 1000 + self.settings.timeout + 1)
         self._tasks.clear()
         await self.tick()
         if self.history is not None:
@@ -118,7 +122,7 @@ class TeamFeed:
     # -- reading ----------------------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        while True:
+        while not self._closing:
             if not self.reachable:
                 await asyncio.sleep(min(BACKOFF_CAP, 0.5 * 2 ** min(self.attempts, 5)) * self._rng.uniform(0.7, 1))
                 self.attempts += 1
@@ -126,15 +130,19 @@ class TeamFeed:
                     await self.follower.resume()
                     await self._connect()
                 except Refused as exc:
+                    still_running()
                     self._down(exc)
                 except (EngineError, *ENGINE_ERRORS) as exc:  # type: ignore[misc]
+                    still_running()
                     self._down(exc)
                 continue
             try:
                 await self.follower.read(BLOCK_MS)
             except ENGINE_ERRORS as exc:
+                still_running()
                 self._down(explain(exc, self.settings))
             except Exception as exc:  # a bug on one entry must not stop every update: load again
+                still_running()
                 log.warning("team: reading the engine failed: %s", one_line(exc), exc_info=True)
                 self._down(exc)
 
@@ -166,7 +174,7 @@ class TeamFeed:
                 waiting.set()
 
     async def _ticker(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(1.0 / self.tick_hz)
             await self.tick()
 
@@ -191,14 +199,16 @@ class TeamFeed:
     # -- health -----------------------------------------------------------------------------------------------
 
     async def _watch_health(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(1.0)
             if not self.reachable:
                 continue
-            with contextlib.suppress(*ENGINE_ERRORS):
+            try:
                 if len(self._providers) != len(self.follower.accounts) or self.attempts == 0:
                     await self._discover()
                 await self._read_health()
+            except ENGINE_ERRORS:
+                still_running()
 
     async def _read_health(self) -> None:
         names = list(self.follower.accounts)
