@@ -457,9 +457,7 @@ class Collector:
             account.health_sent = time.monotonic()
             health_text = team_health.dump(account.worker.health_now(), self.owner, lease.fence)
         try:
-            if shapes.unsent:
-                await self.engine.hset(self.keys.shapes, mapping=dict(shapes.unsent))
-                shapes.unsent.clear()
+            await self._write_shapes()
             chunks = [values[i : i + PUBLISH_CHUNK] for i in range(0, len(values), PUBLISH_CHUNK)] or [[]]
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
@@ -583,19 +581,27 @@ class Collector:
         shapes = self.follower.shapes
         encoded = [(name, codec.encode(call, shapes)) for name, call in items]
         try:
+            await self._write_shapes()
             async with self.engine.pipeline(transaction=False) as pipe:
-                if shapes.unsent:
-                    pipe.hset(self.keys.shapes, mapping=dict(shapes.unsent))
                 for name, value in encoded:
                     keys = self.accounts[name].keys if name in self.accounts else self.keys.account(name)
                     pipe.xadd(keys.inbox, {"v": value}, maxlen=INBOX_MAX, approximate=True)
                 await pipe.execute()
-            shapes.unsent.clear()
         except ENGINE_ERRORS as exc:
             # The design's choice while the engine is down: keep them here (202 was said) and publish later.
             log.info("webhooks: inbox unreachable (%s): %d deliveries kept here", explain(exc, self.settings), len(items))
             for _, call in items:
                 self.store.apply(call, "push")
+
+    async def _write_shapes(self) -> None:
+        """Payload shapes named by what is about to be written, into the engine first (readers look them up)."""
+        unsent = self.follower.shapes.unsent
+        if not unsent:
+            return
+        pending = dict(unsent)
+        await self.engine.hset(self.keys.shapes, mapping=pending)
+        for digest in pending:
+            unsent.pop(digest, None)  # others may have been added while this was written: they stay
 
     # -- retention --------------------------------------------------------------------------------------------
 

@@ -215,7 +215,7 @@ class Follower:
 
     async def _take(self, name: str, items: Iterable[tuple[bytes | str, bytes]], *, full: bool = False) -> int:
         items = list(items)
-        await self.learn(value for _, value in items)
+        await self.learn(codec.version_of(value)[1] for _, value in items if b"\n" in value)
         changes: list[Change] = []
         store = self.store
         for raw_key, value in items:
@@ -253,11 +253,10 @@ class Follower:
         return len(changes)
 
     async def learn(self, values: Iterable[bytes]) -> None:
-        """Fetch the shapes and dictionaries these values name that we do not know yet."""
+        """Fetch the shapes and dictionaries these encoded calls name that we do not know yet."""
         dictionaries: set[str] = set()
         digests: set[str] = set()
-        for value in values:
-            _, data = codec.version_of(value) if b"\n" in value else (b"", value)
+        for data in values:
             dictionary_id, digest = codec.needs(data, self.shapes)
             if dictionary_id:
                 dictionaries.add(dictionary_id)
