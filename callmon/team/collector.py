@@ -108,6 +108,8 @@ class Collector:
         )  # fmt: skip
         self.accounts: dict[str, Account] = {}
         for source, secrets in pairs:
+            for secret in secrets.values():
+                redact.register(secret)  # whatever gave it to us: nothing published may carry it
             keys = self.keys.account(source.name)
             lease = self.leases[source.name]
             chosen = (budgets or {}).get(source.name) or ADAPTERS[source.provider].budgets
@@ -438,12 +440,7 @@ class Collector:
 
     async def _lift_breaker(self, account: Account, value: str) -> None:
         with contextlib.suppress(*ENGINE_ERRORS):
-            async with self.engine.pipeline(transaction=True) as pipe:
-                await pipe.watch(account.keys.auth)
-                if codec_text(await pipe.get(account.keys.auth)) == value:
-                    pipe.multi()
-                    pipe.delete(account.keys.auth)
-                    await pipe.execute()
+            await self.scripts.lift(keys=[account.keys.auth], args=[value])
 
     async def _publish(self, account: Account, inbox_pos: str | None, *, health: bool) -> None:
         name = account.source.name

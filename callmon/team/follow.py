@@ -111,7 +111,8 @@ class Follower:
         followed = self.accounts[name]
         keys = followed.keys
         async with self._lock:
-            async with self.engine.pipeline(transaction=True) as pipe:
+            # Not MULTI (a viewer's ACL has no transactions): an entry added between the two is seen twice.
+            async with self.engine.pipeline(transaction=False) as pipe:
                 pipe.xrevrange(keys.changes, count=1)
                 pipe.get(keys.seq)
                 top, seq = await pipe.execute()
@@ -200,10 +201,13 @@ class Follower:
             if version <= followed.last:
                 continue
             n = int(fields.get(b"n", 0))
-            if n != followed.n + 1:
+            if n <= followed.n:
+                followed.last = version  # counted already (a load read the sequence after this was added)
+            elif n != followed.n + 1:
                 log.info("team: %s: stream entry %d after %d: loading it again", followed.name, n, followed.n)
                 return True
-            followed.last, followed.n = version, n
+            else:
+                followed.last, followed.n = version, n
             call_id = codec_text(fields.get(b"k", b""))
             if apply and version > self.versions.get((followed.name, call_id), (0, 0)):
                 wanted[call_id] = version

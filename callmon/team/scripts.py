@@ -88,6 +88,12 @@ if ARGV[4] ~= '' then redis.call('SET', KEYS[7], ARGV[4]) end
 return ids
 """
 
+# KEYS: auth breaker. ARGV: the value it had. Lifted only if nobody recorded another rejection since.
+LIFT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: calls, written, changes. ARGV: cutoff ms, batch. Prunes calls not published since the cutoff.
 PRUNE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -108,6 +114,7 @@ class Scripts:
         self.note: Any = engine.register_script(NOTE)
         self.publish: Any = engine.register_script(PUBLISH)
         self.prune: Any = engine.register_script(PRUNE)
+        self.lift: Any = engine.register_script(LIFT)
 
 
 def text(value: Any) -> str:

@@ -3,6 +3,7 @@ of their own for the tests that restart, freeze or encrypt one."""
 
 from __future__ import annotations
 
+import faulthandler
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,16 @@ import pytest
 
 from callmon.team.settings import TeamSettings
 from tests.integration.team.engine import RedisServer, require_binary
+
+
+@pytest.fixture(autouse=True)
+def no_hang() -> Iterator[None]:
+    """A team test that hangs ends the run with every thread's stack, rather than CI's whole time."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="session")
