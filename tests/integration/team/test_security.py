@@ -121,10 +121,10 @@ async def test_acl_roles_viewers_cannot_write_changes(
                 as_viewer.set(keys.lease, "me"),
                 as_viewer.flushall(),
             ):
-                with pytest.raises((NoPermissionError, ResponseError), match="NOPERM|permission"):
+                with pytest.raises((NoPermissionError, ResponseError), match=r"NOPERM|permission"):
                     await attempt
             as_collector = connect(settings_for(redis_server.url, prefix, user=names[0]), "cpw")
-            with pytest.raises((NoPermissionError, ResponseError), match="NOPERM|permission"):
+            with pytest.raises((NoPermissionError, ResponseError), match=r"NOPERM|permission"):
                 await as_collector.flushall()
             await as_collector.aclose()
         finally:
@@ -165,7 +165,7 @@ async def test_tls_with_the_ca_and_refused_without(
         "tls",
         extra=["--tls-port", str(tls_port), "--tls-cert-file", str(certs["server.pem"]),
                "--tls-key-file", str(certs["server.key"]), "--tls-ca-cert-file", str(certs["ca.pem"]),
-               "--tls-auth-clients", "no"],  # fmt: skip
+               "--tls-auth-clients", "no"],
     ).start()
     url = f"rediss://127.0.0.1:{tls_port}"
     good = settings_for(url, prefix, ca_file=str(certs["ca.pem"]))
@@ -177,7 +177,7 @@ async def test_tls_with_the_ca_and_refused_without(
     bare = settings_for(url, prefix)
     engine = connect(bare, None)
     try:
-        with pytest.raises(Refused, match="TLS failed.*ca_file"):
+        with pytest.raises(Refused, match=r"TLS failed.*ca_file"):
             await check(engine, bare)
     finally:
         await engine.aclose()

@@ -135,7 +135,7 @@ async def test_webhooks_to_a_collector_that_does_not_lead_are_applied_once_acros
 
             def shown() -> dict[str, list[str]]:
                 out = {}
-                for (_, call_id), call in list(viewer.store.calls.items()):
+                for (_, call_id), _call in list(viewer.store.calls.items()):
                     out[call_id] = [e.status.value for e in viewer.store.timeline(("sim-cloudagent", call_id)) if e.via == "push"]
                 return out
 
@@ -157,7 +157,7 @@ async def test_webhooks_to_a_collector_that_does_not_lead_are_applied_once_acros
                 k = Keys(prefix).account("sim-cloudagent")
                 inbox_all = await eng.xrange(k.inbox)
                 missing = {cid: events for cid, events in pushed.items() if not applied(cid, events)}
-                found = {cid: [e for e in inbox_all if cid.encode() in e[1][b"v"]] for cid in missing}
+                {cid: [e for e in inbox_all if cid.encode() in e[1][b"v"]] for cid in missing}
                 pos = await eng.get(k.inbox_pos)
                 await eng.aclose()
                 raise AssertionError(f"{missing} pos={pos} n={len(inbox_all)} " + "\n".join(p.text() for p in procs)[-2500:])

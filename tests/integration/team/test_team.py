@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +29,7 @@ from tests.integration.team.harness import (
     statuses,
     wait_for,
 )
+
 
 def finished(seed: int, calls: int, providers: tuple[str, ...] | None = None) -> Scenario:
     """A scenario whose every call has ended and every record is written: each run of it sees the same."""
@@ -161,7 +163,7 @@ async def test_velip_auth_failure_is_not_retried_on_failover(redis_server: Redis
                 await asyncio.sleep(4 * settings.lease_ttl)
                 assert other.leading() == []
                 assert other.accounts["sim-velip"].worker.health.state.value == "auth failed"
-                assert await wait_for(lambda: viewer.health() and viewer.health()[0].state.value == "auth failed", 3)
+                assert await wait_for(lambda: bool(viewer.health()) and viewer.health()[0].state.value == "auth failed", 3)
             finally:
                 await viewer.stop()
                 await other.stop()
@@ -201,7 +203,7 @@ async def test_engine_frozen_no_overlapping_leaders(
     intervals = [(*i[:3], i[3]) for c in (a, b) for i in c.leases.intervals]
     for name in ("sim-dialgen", "sim-vobiz"):
         mine = sorted((start, end) for acct, _, start, end in intervals if acct == name)
-        for (_, end), (start, _) in zip(mine, mine[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(mine):
             assert end is not None and end <= start, (name, mine)
     assert [h for h in sim.hits if h.status == 429] == []
 

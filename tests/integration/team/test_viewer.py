@@ -36,7 +36,7 @@ async def test_viewer_started_with_the_engine_down_shows_its_last_state(prefix: 
     def opener(notice: object) -> AbstractAsyncContextManager[Session]:
         return team_session(settings, None, history_path=path)
 
-    app = CallmonApp(opener, title="callmon test")  # type: ignore[arg-type]
+    app = CallmonApp(opener, title="callmon test")
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_until(pilot, lambda: app.session is not None and len(rows(app)) >= 12, 10)
         app.monitor.show_health()
