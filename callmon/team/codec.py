@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Mapping
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callmon import packing, redact
-from callmon.model import MAX_ID, MAX_TEXT, Call, Status, TranscriptLine, trusted
-from callmon.pools import shared
+from callmon.model import MAX_ID, MAX_TEXT, Call, Status, TranscriptLine
 from callmon.timeline import Timeline
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,6 +66,7 @@ class Shapes:
         self.names: dict[str, tuple[str, ...]] = {}  # digest -> field names
         self.unsent: dict[str, str] = {}  # digest -> JSON names, not yet written to the engine
         self.dictionaries: dict[str, bytes] = {packing.DICTIONARY_ID: packing.DICTIONARY}
+        self.numbers: dict[str, int] = {}  # digest -> this process's shape number
 
     def ref(self, packed: packing.Packed) -> str:
         shape = packing.shape_of(packed)
@@ -93,8 +95,8 @@ def encode(call: Call, shapes: Shapes) -> bytes:
         call.reason, call.direction, call.from_, call.to, call.currency, call.recording_url,
         _micros(call.started_at), _micros(call.answered_at), _micros(call.ended_at), _micros(call.updated_at),
         call.duration_s, call.billable_s, call.cost,
-        [[line.role, line.text] for line in call.transcript],
-        [list(pair) for pair in call.details],
+        _texts([[line.role, line.text] for line in call.transcript]),
+        _texts([list(pair) for pair in call.details]),
         [v.value if isinstance(v, Status) else v for v in call.timeline],
         shapes.ref(raw) if raw else "",
     ]  # fmt: skip
@@ -102,6 +104,63 @@ def encode(call: Call, shapes: Shapes) -> bytes:
     if redact.active() and redact.contains_secret(head):
         head = redact.scrub(head)
     return head.encode("utf-8", "surrogatepass") + (b"\n" + raw[2:] if raw else b"")
+
+
+def _texts(pairs: list[list[str]]) -> str:
+    """Transcript and details travel as JSON text inside the record: equal ones (a campaign's details, a
+    scripted transcript) are then one string a reader decodes once and shares."""
+    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":")) if pairs else ""
+
+
+class _Pairs:
+    """Decoded transcripts and detail sets by their JSON text, with whether their text is plain: shared
+    while there are not too many kinds."""
+
+    def __init__(self, limit: int, build: Any, plain: Any) -> None:
+        self.limit = limit
+        self.build = build
+        self.plain = plain
+        self.seen: dict[str, tuple[Any, bool]] = {}
+
+    def get(self, text: Any) -> tuple[Any, bool]:
+        if not text or type(text) is not str:
+            return (), True
+        found = self.seen.get(text)
+        if found is not None:
+            return found
+        try:
+            pairs = json.loads(text)
+        except (ValueError, RecursionError):
+            return (), True
+        value = self.build(pairs if type(pairs) is list else [])
+        entry = (value, bool(self.plain(value)))
+        if len(self.seen) < self.limit:
+            self.seen[text] = entry
+        return entry
+
+
+_TRANSCRIPTS = _Pairs(
+    4096,
+    lambda pairs: tuple(
+        TranscriptLine(str(p[0]), str(p[1])) for p in pairs[-MAX_LINES:] if type(p) is list and len(p) == 2
+    ),
+    lambda lines: all(t.role.isprintable() and t.text.replace("\n", " ").isprintable() for t in lines),
+)
+_DETAILS = _Pairs(
+    16384,
+    lambda pairs: tuple((str(p[0]), str(p[1])) for p in pairs[:64] if type(p) is list and len(p) == 2),
+    lambda pairs: all(k.isprintable() and v.isprintable() for k, v in pairs),
+)
+_INTERN = sys.intern
+_read_json = json.JSONDecoder().decode
+_new = object.__new__
+_put = object.__setattr__
+_ORDER = tuple(f.name for f in dataclass_fields(Call) if f.init)
+assert _ORDER == (
+    "source", "provider", "call_id", "status", "campaign", "raw_status", "reason", "direction", "from_", "to",
+    "started_at", "answered_at", "ended_at", "duration_s", "billable_s", "cost", "currency", "recording_url",
+    "updated_at", "transcript", "details", "raw", "timeline",
+), "the order decode() builds a Call in"  # fmt: skip
 
 
 def version_of(value: bytes) -> tuple[bytes, bytes]:
@@ -117,56 +176,66 @@ def decode(data: bytes, shapes: Shapes) -> Call:
     must be in `shapes` (KeyError names a missing one)."""
     head, _, blob = data.partition(b"\n")
     try:
-        values = json.loads(head)
+        values = _read_json(head.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError):
         raise Unreadable("not JSON") from None
     if type(values) is not list or len(values) != 23:
         raise Unreadable("not a call")
-    texts = values[:3] + values[4:12]
-    fields: dict[str, Any] = {}
-    plain = True
-    for name, value in zip(_TEXTS, texts, strict=True):
-        if value is not None and type(value) is not str:
-            value = None if name not in _SHORT else str(value)
-        fields[name] = value
-    strings = [v for v in fields.values() if v is not None]
-    joined = "\x20".join(strings)
-    if not joined.isprintable() or max(map(len, strings), default=0) > MAX_TEXT or any(
-        len(fields[n] or "") > MAX_ID for n in _SHORT
-    ):
-        plain = False
-    status = _STATUS.get(values[3]) if type(values[3]) is str else None
-    fields["status"] = status or Status.UNKNOWN
-    for name, value in zip(_TIMES, values[12:16], strict=True):
-        fields[name] = _moment(value)
-    for name, value in zip(("duration_s", "billable_s"), values[16:18], strict=True):
-        fields[name] = value if type(value) is int and 0 <= value <= 10**7 else None
-    cost = values[18]
-    fields["cost"] = float(cost) if type(cost) in (int, float) and abs(cost) <= 1e12 else None
-    lines = values[19] if type(values[19]) is list else []
-    transcript = tuple(
-        TranscriptLine(str(p[0]), str(p[1])) for p in lines[-MAX_LINES:] if type(p) is list and len(p) == 2
-    )
-    pairs = values[20] if type(values[20]) is list else []
-    details = tuple((str(p[0]), str(p[1])) for p in pairs[:64] if type(p) is list and len(p) == 2)
-    if transcript and not all(
-        t.role.isprintable() and t.text.replace("\n", " ").isprintable() for t in transcript
-    ):
-        plain = False
-    if details and not all(k.isprintable() and v.isprintable() for k, v in details):
-        plain = False
-    fields["transcript"], fields["details"] = transcript, details
-    fields["timeline"] = _timeline(values[21])
-    fields["raw"] = _payload(values[22], blob, shapes)
-    call = trusted(**fields) if plain else Call(**fields)
+    (source, provider, call_id, status, campaign, raw_status, reason, direction, from_, to, currency,
+     recording_url, started, answered, ended, updated, duration, billable, cost, transcript, details,
+     timeline, ref) = values  # fmt: skip
+    texts = (source, provider, call_id, campaign, raw_status, reason, direction, from_, to, currency, recording_url)
+    present = [t for t in texts if t is not None]
+    lines, plain_lines = _TRANSCRIPTS.get(transcript)
+    pairs, plain_pairs = _DETAILS.get(details)
+    plain = (
+        type(source) is str and type(provider) is str and type(call_id) is str
+        and all(type(t) is str for t in present)
+        and "\x20".join(present).isprintable()
+        and max(map(len, present)) <= MAX_TEXT
+        and max(len(source), len(provider), len(call_id)) <= MAX_ID
+        and plain_lines
+        and plain_pairs
+    )  # fmt: skip
     if not plain:
-        return call
-    changes = shared(call)
-    for name, value in changes.items():
-        object.__setattr__(call, name, value)  # still only ours: sharing needs no copy
-    if call.source is not None:
-        object.__setattr__(call, "source", sys.intern(call.source))
+        return Call(
+            source=str(source), provider=str(provider), call_id=str(call_id), status=_status(status),
+            campaign=_str(campaign), raw_status=_str(raw_status), reason=_str(reason), direction=_str(direction),
+            from_=_str(from_), to=_str(to), currency=_str(currency), recording_url=_str(recording_url),
+            started_at=_moment(started), answered_at=_moment(answered), ended_at=_moment(ended),
+            updated_at=_moment(updated), duration_s=_seconds(duration), billable_s=_seconds(billable),
+            cost=_cost(cost), transcript=lines, details=pairs, timeline=_timeline(timeline),
+            raw=_payload(ref, blob, shapes),
+        )  # the record's whole rule: cleaned, masked, cut
+    # Text already as callmon keeps it: built as history builds a row (no second pass of the rule).
+    call: Call = _new(Call)
+    events = _timeline(timeline)
+    for name, value in zip(_ORDER, (
+        _INTERN(source), _INTERN(provider), call_id, _status(status), campaign and _INTERN(campaign),
+        raw_status and _INTERN(raw_status), reason and _INTERN(reason), direction and _INTERN(direction),
+        from_, to, _moment(started), _moment(answered), _moment(ended), _seconds(duration), _seconds(billable),
+        _cost(cost), currency and _INTERN(currency), recording_url, _moment(updated), lines, pairs,
+        _payload(ref, blob, shapes), events,
+    ), strict=True):  # fmt: skip
+        _put(call, name, value)
+    _put(call, "first_seen", events[0] if events else -math.inf)
     return call
+
+
+def _str(value: Any) -> str | None:
+    return value if value is None or type(value) is str else None
+
+
+def _status(value: Any) -> Status:
+    return _STATUS.get(value, Status.UNKNOWN) if type(value) is str else Status.UNKNOWN
+
+
+def _seconds(value: Any) -> int | None:
+    return value if type(value) is int and 0 <= value <= 10**7 else None
+
+
+def _cost(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) and abs(value) <= 1e12 else None
 
 
 def _timeline(values: Any) -> Timeline:
@@ -186,9 +255,15 @@ def _payload(ref: Any, blob: bytes, shapes: Shapes) -> packing.Packed:
         return packing.EMPTY
     dictionary_id, _, digest = ref.partition(":")
     dictionary = shapes.dictionaries[dictionary_id]
+    number = shapes.numbers.get(digest) if dictionary_id == packing.DICTIONARY_ID else None
+    if number is not None:
+        return packing.with_shape(blob, number)  # the usual case: two bytes, nothing unpacked
     names = shapes.names[digest] if digest else ()
     try:
-        return packing.adopt(b"\x00\x00" + blob, names, dictionary)
+        packed = packing.adopt(b"\x00\x00" + blob, names, dictionary)
+        if dictionary_id == packing.DICTIONARY_ID and names and packing.shape_of(packed):
+            shapes.numbers[digest] = packing.shape_of(packed)
+        return packed
     except Exception:  # a payload that does not unpack costs the payload, never the call
         return packing.EMPTY
 

@@ -10,6 +10,7 @@ changed twice is fetched once, and an entry older than what we hold is skipped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import secrets
@@ -123,12 +124,22 @@ class Follower:
                 followed.last, followed.n = (0, 0), int(seq or 0)
             count = 0
             cursor = 0
-            while True:
-                cursor, page = await self.engine.hscan(keys.calls, cursor, count=SCAN_COUNT)
-                if page:
-                    count += await self._take(name, page.items(), full=True)
-                if not cursor:
-                    break
+            # As the view does for its rows: the collector would walk every call built so far again and
+            # again while a big account loads; paused, then what was built goes to the oldest generation.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                while True:
+                    cursor, page = await self.engine.hscan(keys.calls, cursor, count=SCAN_COUNT)
+                    if page:
+                        count += await self._take(name, page.items(), full=True)
+                    if not cursor:
+                        break
+            finally:
+                if collecting:
+                    gc.freeze()
+                    gc.unfreeze()
+                    gc.enable()
             if followed.loads:
                 self.resyncs += 1
             followed.loads += 1
@@ -153,8 +164,10 @@ class Follower:
             if len(entries) < READ_COUNT:
                 return
 
-    async def read(self, block_ms: int) -> int:
-        """One blocking read over every followed account's stream; returns how many entries it took."""
+    async def read(self, block_ms: int, pace: float = 0.0) -> int:
+        """One blocking read over every followed account's stream; returns how many entries it took.
+        `pace`: seconds to let changes gather after a read that found some (fewer round trips, bigger
+        batches, at most that much later)."""
         waiting = {f.keys.changes: id_text(f.last) for f in self.accounts.values() if f.ready}
         for followed in [f for f in self.accounts.values() if not f.ready]:
             await self.load(followed.name)
@@ -174,6 +187,8 @@ class Follower:
             taken += len(entries)
             if gap:
                 await self.load(found.name)
+        if taken and pace:
+            await asyncio.sleep(pace)
         return taken
 
     async def resume(self) -> None:

@@ -32,6 +32,9 @@ log = logging.getLogger("callmon.team")
 BLOCK_MS = 2000
 BACKOFF_CAP = 10.0
 DETAIL_WAIT = 15.0
+# After a read that found changes, let more gather this long: a viewer shows them on its next tick (4 a
+# second) anyway, and each read is two round trips.
+PACE = 0.025
 
 
 class TeamFeed:
@@ -137,7 +140,7 @@ class TeamFeed:
                     self._down(exc)
                 continue
             try:
-                await self.follower.read(BLOCK_MS)
+                await self.follower.read(BLOCK_MS, PACE)
             except ENGINE_ERRORS as exc:
                 still_running()
                 self._down(explain(exc, self.settings))

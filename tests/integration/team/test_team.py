@@ -289,3 +289,25 @@ async def test_trimmed_stream_resyncs(redis_server: RedisServer, prefix: str) ->
 def test_adapters_budgets_are_what_the_limiter_shares() -> None:
     assert ADAPTERS["cloudagent"].budgets["cdr"] == Budget(2, 60.0)
 
+
+
+async def test_retention_prunes_calls_and_stream_entries(redis_server: RedisServer, prefix: str) -> None:
+    settings = settings_for(redis_server.url, prefix)
+    scenario = finished(12, 20, providers=("dialgen",))
+    sim = Simulator(scenario, faults=parse_faults(["ratelimit=off"]))
+    async for served in serve_simulator(sim):
+        async with httpx.AsyncClient() as client:
+            keep = await start_collector(settings, pairs_for(scenario, served.url), client, retention_days=1.0)
+            keys = Keys(prefix).account("sim-dialgen")
+            engine = connect(settings, None)
+            try:
+                assert await wait_for(lambda: len(keep.store) == 20 and not keep.accounts["sim-dialgen"].dirty, 10)
+                assert await keep.prune() == 0  # all of it is younger than a day
+                assert await engine.hlen(keys.calls) == 20
+                keep.retention_days = 0.0
+                await asyncio.sleep(0.01)
+                assert await keep.prune() == 20
+                assert await engine.hlen(keys.calls) == 0 and await engine.zcard(keys.written) == 0
+            finally:
+                await engine.aclose()
+                await keep.stop()
