@@ -36,6 +36,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/calls.py, as the other benchmarks import it
@@ -105,7 +106,7 @@ async def publish_all(settings: TeamSettings, account: str, calls: list[Call], o
 # -- resync and memory ---------------------------------------------------------------------------------------
 
 
-async def resync_and_memory(url: str, count: int, runs: int) -> dict[str, object]:
+async def resync_and_memory(url: str, count: int, runs: int) -> dict[str, Any]:
     settings = TeamSettings(url, prefix="bench-r:", lease_ttl=30)
     print(f"building {count:,} calls (bench/calls.py)...", flush=True)
     calls = load_calls(count)
@@ -176,7 +177,7 @@ async def viewer_group(url: str, viewers: int) -> None:
     settings = TeamSettings(url, prefix="bench-f:", lease_ttl=30)
     lags: list[float] = []
     got = [0] * viewers
-    followers = []
+    followers: list[Follower] = []
     for i in range(viewers):
 
         def arrived(batch: list[Change], i: int = i) -> None:
@@ -208,7 +209,7 @@ async def viewer_group(url: str, viewers: int) -> None:
     print(json.dumps({"got": got, "lags": lags}), flush=True)
 
 
-async def fanout(url: str, viewers: int, rate: float, seconds: float, processes: int) -> dict[str, object]:
+async def fanout(url: str, viewers: int, rate: float, seconds: float, processes: int) -> dict[str, Any]:
     settings = TeamSettings(url, prefix="bench-f:", lease_ttl=30)
     engine = connect(settings, None)
     await engine.hset(Keys(settings.prefix).accounts, "fan", "bench")
@@ -257,7 +258,7 @@ async def fanout(url: str, viewers: int, rate: float, seconds: float, processes:
 # -- failover ------------------------------------------------------------------------------------------------
 
 
-async def failover(url: str, directory: Path) -> dict[str, object]:
+async def failover(url: str, directory: Path) -> dict[str, Any]:
     from callmon.config import env_name
     from callmon.serve import bind, serving, url_of
     from callmon.simulator import (
@@ -341,7 +342,7 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_redis(Path(tmp))
         try:
-            results: dict[str, object] = {}
+            results: dict[str, Any] = {}
             fan = await fanout(url, args.viewers, args.rate, args.seconds, args.processes)
             print(f"fan-out: {json.dumps(fan)}", flush=True)
             results["fanout"] = fan
@@ -356,7 +357,6 @@ async def main_async(args: argparse.Namespace) -> int:
             proc.terminate()
             proc.wait(10)
     resync = results["resync"]
-    assert isinstance(resync, dict)
     rows = [
         ("fan-out: all delivered", f"{fan['all']} ({fan['delivered_min']}/{fan['sent']} to each of {fan['viewers']}, {fan['processes']} process(es))", "all"),
         ("fan-out: p99 change -> viewer store", f"{fan['p99_ms']:.1f} ms (p50 {fan['p50_ms']:.1f})", "< 100 ms"),
@@ -365,7 +365,6 @@ async def main_async(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     if "failover" in results:
         fail = results["failover"]
-        assert isinstance(fail, dict)
         rows += [
             ("crash failover (TTL 10 s)", f"{fail['crash_s']:.1f} s", "<= 12 s"),
             ("graceful failover", f"{fail['graceful_s']:.2f} s", "<= 2 s"),
