@@ -257,7 +257,7 @@ def _payload(ref: Any, blob: bytes, shapes: Shapes) -> packing.Packed:
     dictionary = shapes.dictionaries[dictionary_id]
     number = shapes.numbers.get(digest) if dictionary_id == packing.DICTIONARY_ID else None
     if number is not None:
-        return packing.with_shape(blob, number)  # the usual case: two bytes, nothing unpacked
+        return packing.Packed(number.to_bytes(2, "big") + blob)  # the usual case: nothing unpacked
     names = shapes.names[digest] if digest else ()
     try:
         packed = packing.adopt(b"\x00\x00" + blob, names, dictionary)

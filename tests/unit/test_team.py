@@ -39,6 +39,8 @@ def test_a_call_comes_back_equal_with_its_payload_timeline_and_exact_times() -> 
     back = codec.decode(codec.encode(call, shapes), shapes)
     assert back == call
     assert back.payload() == call.payload()
+    again = codec.decode(codec.encode(call, shapes), shapes)  # the shape's number known by now
+    assert again.payload() == call.payload()
     assert back.timeline == call.timeline and back.first_seen == call.first_seen
     assert back.started_at == call.started_at  # to the microsecond
 

@@ -74,6 +74,16 @@ async def start_viewer(settings: TeamSettings, password: str | None = None, **kw
     return feed
 
 
+async def published(collector: Collector, name: str, timeout: float = 10) -> bool:
+    """Every change the collector made to the account is in the engine (after a tick or two for the last)."""
+    await asyncio.sleep(3 / collector.tick_hz)
+    account = collector.accounts[name]
+    return await wait_for(
+        lambda: not account.dirty and all((name, cid) in collector.follower.versions for cid in collector.store.source_calls(name)),
+        timeout,
+    )
+
+
 def statuses(calls: Mapping[Any, Call]) -> dict[tuple[str, str], Any]:
     return {(c.provider, c.call_id): c.status for c in calls.values()}
 

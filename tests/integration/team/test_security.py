@@ -19,7 +19,14 @@ from callmon.team.keys import Keys
 from tests.conftest import serve_simulator
 from tests.integration.team.conftest import settings_for
 from tests.integration.team.engine import RedisServer, free_port
-from tests.integration.team.harness import pairs_for, start_collector, start_viewer, statuses, wait_for
+from tests.integration.team.harness import (
+    pairs_for,
+    published,
+    start_collector,
+    start_viewer,
+    statuses,
+    wait_for,
+)
 
 # The documented ACL lines (docs/team.md), as an operator would set them.
 COLLECTOR_ACL = "on >{pw} ~{p}* -@all +@read +@write +@scripting +time +ping -@dangerous +info"
@@ -46,7 +53,7 @@ async def test_no_secret_reaches_the_engine(
             viewer = await start_viewer(settings)
             try:
                 assert await wait_for(lambda: statuses(viewer.store.calls) == scenario.ground_truth(), 40)
-                assert await wait_for(lambda: not a.accounts["sim-velip"].dirty, 5)
+                assert await published(a, "sim-velip")
                 routes = [c.payload().get("route") for c in viewer.store.calls.values() if c.provider == "velip"]
                 assert routes and set(routes) == {redact.MASK}  # the payloads did carry it, masked
             finally:

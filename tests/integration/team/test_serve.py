@@ -50,7 +50,7 @@ async def test_leader_killed_or_stopped_hands_over_without_a_429_or_a_lost_chang
     redis_server: RedisServer, prefix: str, tmp_path: Path, how: str
 ) -> None:
     settings = settings_for(redis_server.url, prefix)
-    scenario = Scenario(seed=7, calls=40, span=40, clock=Clock(speed=25.0), providers=PROVIDERS)
+    scenario = Scenario(seed=7, calls=40, span=40, clock=Clock(speed=50.0), providers=PROVIDERS)
     sim = Simulator(scenario)  # the documented limits, enforced
     truth = scenario.ground_truth()
     async for served in serve_simulator(sim):
