@@ -285,7 +285,7 @@ async def test_trimmed_stream_resyncs(redis_server: RedisServer, prefix: str) ->
             finally:
                 await viewer.stop()
                 await a.stop()
-    assert viewer.follower.resyncs == resyncs + 1
+    assert viewer.follower.resyncs > resyncs  # (a live reader can fall past 10 entries too: more loads)
     assert statuses(viewer.store.calls) == statuses(a.store.calls)
 
 
