@@ -2,9 +2,9 @@
 
 Like a Kubernetes informer: load the state, then watch from its version; when the watch cannot resume (the
 stream was trimmed past us, the engine lost its data and made a new epoch, the sequence numbers jump), load
-the state again. Each stream entry names a call and carries a gapless sequence number; the call itself is read
-from the snapshot hash, where its value carries the stream id of its last change (its version), so a call
-changed twice is fetched once, and an entry older than what we hold is skipped.
+the state again. Each stream entry carries the call as it now is and a gapless sequence number; the snapshot
+hash holds each call with the stream id of its last change (its version), so an entry older than what we
+hold is skipped, and a call changed several times in one read is taken once.
 """
 
 from __future__ import annotations
@@ -210,7 +210,8 @@ class Follower:
 
     async def _entries(self, followed: Followed, entries: list[tuple[bytes, dict[bytes, bytes]]], *, apply: bool) -> bool:
         """Take stream entries in; True when they cannot follow on from what we had (load again)."""
-        wanted: dict[str, Version] = {}
+        carried: dict[str, tuple[Version, bytes]] = {}  # call id -> its newest change here, with the call
+        named: dict[str, Version] = {}  # entries without the call (an older collector's): read from the hash
         for raw_id, fields in entries:
             version = parse_id(raw_id)
             if version <= followed.last:
@@ -224,12 +225,20 @@ class Follower:
             else:
                 followed.last, followed.n = version, n
             call_id = codec_text(fields.get(b"k", b""))
-            if apply and version > self.versions.get((followed.name, call_id), (0, 0)):
-                wanted[call_id] = version
-        if wanted:
-            ids = list(wanted)
+            if not apply or version <= self.versions.get((followed.name, call_id), (0, 0)):
+                continue
+            value = fields.get(b"v")
+            if value is None:
+                named[call_id] = version
+            else:
+                carried[call_id] = (version, value)
+        items = [(cid, f"{v[0]}-{v[1]}".encode() + b"\n" + value) for cid, (v, value) in carried.items()]
+        if named:
+            ids = list(named)
             values = await self.engine.hmget(followed.keys.calls, ids)
-            await self._take(followed.name, [(i, v) for i, v in zip(ids, values, strict=True) if v is not None])
+            items += [(i, v) for i, v in zip(ids, values, strict=True) if v is not None]
+        if items:
+            await self._take(followed.name, items)
         return False
 
     async def _take(self, name: str, items: Iterable[tuple[bytes | str, bytes]], *, full: bool = False) -> int:

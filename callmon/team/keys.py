@@ -21,7 +21,7 @@ class AccountKeys:
 
     @property
     def changes(self) -> str:
-        return self.base + "changes"  # stream: k = call id, n = sequence number (gapless)
+        return self.base + "changes"  # stream: k = call id, n = sequence number (gapless), v = the call
 
     @property
     def seq(self) -> str:

@@ -78,7 +78,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ids = {}
 for i = 5, #ARGV, 2 do
   local n = redis.call('INCR', KEYS[3])
-  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'k', ARGV[i], 'n', n)
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'k', ARGV[i], 'n', n, 'v', ARGV[i + 1])
   redis.call('HSET', KEYS[4], ARGV[i], id .. '\\n' .. ARGV[i + 1])
   redis.call('ZADD', KEYS[5], now, ARGV[i])
   ids[#ids + 1] = id

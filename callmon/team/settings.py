@@ -78,7 +78,9 @@ class TeamSettings:
     lease_ttl: float = 10.0
     offline: Offline = "split"
     prefix: str = "cm:"
-    stream_max: int = 100_000  # change entries kept per account; a viewer further behind resyncs
+    # Change entries kept per account (each carries its call): 100 s of catch-up at 200 changes a second; a
+    # viewer further behind loads the snapshot again instead.
+    stream_max: int = 20_000
 
     @property
     def renew_every(self) -> float:
