@@ -71,6 +71,9 @@ class Follower:
     epoch: str | None = None
     on_epoch: Callable[[], None] | None = None  # the engine lost its data (whoever noticed first)
     resyncs: int = 0  # full loads after the first (trimmed stream, new epoch, a gap)
+    # Whether a load's calls new to the store are announced (kind "loaded"): not while the first load of a
+    # viewer that opens on the store's whole content anyway.
+    announce_loads: bool = True
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- what to follow ---------------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ class Follower:
                 followed.last, followed.n = parse_id(last), int(fields.get(b"n", 0))
             else:
                 followed.last, followed.n = (0, 0), int(seq or 0)
+            await self.learn_all()
             count = 0
             cursor = 0
             # As the view does for its rows: the collector would walk every call built so far again and
@@ -243,7 +247,8 @@ class Follower:
 
     async def _take(self, name: str, items: Iterable[tuple[bytes | str, bytes]], *, full: bool = False) -> int:
         items = list(items)
-        await self.learn(codec.version_of(value)[1] for _, value in items if b"\n" in value)
+        if not full:
+            await self.learn(codec.version_of(value)[1] for _, value in items if b"\n" in value)
         changes: list[Change] = []
         store = self.store
         for raw_key, value in items:
@@ -254,7 +259,11 @@ class Follower:
                 version = parse_id(version_bytes)
                 if version <= self.versions.get(key, (0, 0)):
                     continue
-                call = codec.decode(data, self.shapes)
+                try:
+                    call = codec.decode(data, self.shapes)
+                except KeyError:
+                    await self.learn([data])  # a shape written after the load began
+                    call = codec.decode(data, self.shapes)
             except (Unreadable, ValueError, KeyError) as exc:
                 log.warning("team: %s: call %s in the engine is unreadable (%s): skipped", name, call_id[:40], exc)
                 continue
@@ -267,6 +276,8 @@ class Follower:
             store.load(call)
             kind: ChangeKind
             if old is None:
+                if full and not self.announce_loads:
+                    continue
                 kind = "loaded" if full else "new"
             elif call.ended and not old.ended:
                 kind = "ended"
@@ -279,6 +290,11 @@ class Follower:
         if changes:
             self.on_batch(changes)
         return len(changes)
+
+    async def learn_all(self) -> None:
+        """Every shape the engine knows (a few dozen): a full load then looks none up call by call."""
+        for digest, names in (await self.engine.hgetall(self.keys.shapes)).items():
+            self.shapes.names.setdefault(codec_text(digest), tuple(json.loads(names)))
 
     async def learn(self, values: Iterable[bytes]) -> None:
         """Fetch the shapes and dictionaries these encoded calls name that we do not know yet."""

@@ -35,6 +35,7 @@ DETAIL_WAIT = 15.0
 # After a read that found changes, let more gather this long: a viewer shows them on its next tick (4 a
 # second) anyway, and each read is two round trips.
 PACE = 0.025
+CACHE_BATCH = 5000
 
 
 class TeamFeed:
@@ -78,13 +79,16 @@ class TeamFeed:
         """Load what the engine has (Refused, one line, when it refuses us: a wrong password, TLS, ACL); an
         engine that does not answer is not an error here: the last state is shown and it is tried again."""
         try:
+            self.follower.announce_loads = False  # the first load is what the monitor opens with, not news
             await self._connect()
-            self._pending.clear()  # the first load is what the monitor opens with, not news
+            self._pending.clear()
         except Refused:
             raise
         except EngineError as exc:
             self._down(exc)
+        self.follower.announce_loads = True
         self._tasks = [
+            asyncio.create_task(self._cache(), name="team-cache"),
             asyncio.create_task(self._read(), name="team-read"),
             asyncio.create_task(self._watch_health(), name="team-health"),
             asyncio.create_task(self._ticker(), name="team-tick"),
@@ -101,6 +105,21 @@ class TeamFeed:
         except ENGINE_ERRORS as exc:
             raise explain(exc, self.settings) from None
         self._up()
+
+    async def _cache(self) -> None:
+        """What the first load brought, into the local history (the offline cache), off the event loop's
+        way: a few thousand calls at a time."""
+        if self.history is None or not self.reachable:
+            return
+        calls = list(self.store.calls.items())
+        for start in range(0, len(calls), CACHE_BATCH):
+            batch = [Change(key, call, None, "loaded", "history") for key, call in calls[start : start + CACHE_BATCH]]
+            try:
+                await self.history.write(batch)
+            except HistoryError as exc:
+                self.history = None
+                self._notice(f"{exc}; carrying on in memory")
+                return
 
     async def _discover(self) -> None:
         providers = await self.engine.hgetall(self.keys.accounts)

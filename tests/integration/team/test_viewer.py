@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from contextlib import AbstractAsyncContextManager
@@ -78,3 +79,69 @@ def test_wrong_password_is_one_line(own_redis: object, tmp_path: Path) -> None:
     assert len(wrong.stderr.strip().splitlines()) == 1 and "nope-nope" not in wrong.stderr
     right = run("watch", "--once", "--team", server.url, env={"CALLMON_TEAM_PASSWORD": "s3cret-pass"})
     assert right.returncode == 0, right.stderr
+
+
+async def test_monitor_on_a_live_team(redis_server: RedisServer, prefix: str) -> None:
+    """The monitor as a viewer: rows from the engine, the leader named in the header, a detail asked of the
+    leader."""
+    import httpx
+
+    from callmon.simulator import Clock, Scenario, Simulator, parse_faults
+    from tests.conftest import serve_simulator
+    from tests.integration.team.harness import pairs_for, start_collector
+
+    settings = settings_for(redis_server.url, prefix)
+    scenario = Scenario(seed=3, calls=30, clock=Clock(speed=20.0), providers=("dialgood", "velip"))
+    sim = Simulator(scenario, faults=parse_faults(["ratelimit=off"]))
+    async for served in serve_simulator(sim):
+        async with httpx.AsyncClient() as client:
+            collector = await start_collector(settings, pairs_for(scenario, served.url), client)
+
+            def opener(notice: object) -> AbstractAsyncContextManager[Session]:
+                return team_session(settings, None)
+
+            app = CallmonApp(opener, title="callmon test")
+            try:
+                async with app.run_test(size=(160, 40)) as pilot:
+                    await wait_until(pilot, lambda: app.session is not None and len(rows(app)) >= 5, 15)
+                    await wait_until(pilot, lambda: bool(app.session and app.session.engine.status()
+                                                         and "led by" in (app.session.engine.status() or "")), 10)  # fmt: skip
+                    app.monitor.show_health()
+                    await pilot.pause(0.05)
+                    header = text_of(app.query_one("#health", HealthBar))
+                    assert "led by" in header and "sim-velip" in header, header
+                    await pilot.press("enter")  # the detail of the row under the cursor: asked of the leader
+                    await wait_until(pilot, lambda: any(a.detail_at for a in collector.accounts.values()), 10)
+            finally:
+                await collector.stop()
+
+
+async def test_a_viewer_keeps_what_it_loaded_as_its_offline_cache(redis_server: RedisServer, prefix: str) -> None:
+    import httpx
+
+    from callmon.simulator import Clock, Scenario, Simulator, parse_faults
+    from tests.conftest import serve_simulator
+    from tests.integration.team.harness import pairs_for, published, start_collector, wait_for
+
+    settings = settings_for(redis_server.url, prefix)
+    scenario = Scenario(seed=4, calls=20, clock=Clock(speed=1.0), providers=("dialgen",))
+    scenario.clock.advance(scenario.finished_at() + 1)
+    sim = Simulator(scenario, faults=parse_faults(["ratelimit=off"]))
+    path = team_history_path(settings)
+    async for served in serve_simulator(sim):
+        async with httpx.AsyncClient() as client:
+            collector = await start_collector(settings, pairs_for(scenario, served.url), client)
+            try:
+                assert await wait_for(lambda: len(collector.store) == 20, 10)
+                assert await published(collector, "sim-dialgen")
+                async with team_session(settings, None, history_path=path) as session:
+                    assert len(session.store) == 20
+                    await asyncio.sleep(0.5)  # its first load goes to the cache meanwhile
+            finally:
+                await collector.stop()
+    history = History(path)
+    history.open()
+    try:
+        assert history.count() == 20
+    finally:
+        history.close()
