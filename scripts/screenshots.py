@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callmon.tui.screens import DetailScreen  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
 from callmon.tui.app import CallmonApp  # noqa: E402
+from callmon.tui.screens import DetailScreen  # noqa: E402
 from callmon.tui.table import CallTable  # noqa: E402
 from tests.tui_helpers import build_app, loaded, wait_until  # noqa: E402
 
