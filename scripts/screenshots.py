@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from textual.pilot import Pilot  # noqa: E402
 
 from callmon.tui.app import CallmonApp  # noqa: E402
-from callmon.tui.screens import DetailScreen  # noqa: E402
+from callmon.tui.detail import DetailScreen  # noqa: E402
 from callmon.tui.table import CallTable  # noqa: E402
 from tests.tui_helpers import build_app, loaded, wait_until  # noqa: E402
 
