@@ -24,6 +24,7 @@ from callmon.measures import DIMENSIONS
 from callmon.model import Call
 from callmon.providers import ADAPTERS, Source
 from callmon.query import Query, QueryError, compile_query
+from callmon.team.settings import PASSWORD_FIELD, PASSWORD_SOURCE, TeamSettings, TeamUrlError, check_url
 
 if TYPE_CHECKING:
     from callmon.runtime import Session
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--filter", metavar="QUERY", help="start with this filter")
     monitor.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     _metrics_arg(monitor)
+    _team_arg(monitor)
     _display_args(monitor)
 
     demo = sub.add_parser("demo", parents=[common], help="the live monitor on the built-in simulator")
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --once: one line per campaign (provider, source, reason) with its measures, not the calls",
     )
     _metrics_arg(watch)
+    _team_arg(watch)
     _people_args(watch)
     watch.add_argument(
         "--max-time",
@@ -115,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument(
         "--older-than", type=_duration, metavar="AGE", help="instead of retention_days: e.g. 2d, 36h, 90m"
     )
+    serve = sub.add_parser(
+        "serve", parents=[common], help="team collector: poll the accounts it leads, publish to the engine"
+    )
+    serve.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    _team_arg(serve)
+    team = sub.add_parser("team", parents=[common], help="team mode: the shared engine")
+    team_sub = team.add_subparsers(dest="team_command", parser_class=_Parser, required=True)
+    status = team_sub.add_parser(
+        "status", parents=[common], help="collectors, leases, stream lengths, memory, engine version"
+    )
+    _team_arg(status)
 
     auth = sub.add_parser("auth", parents=[common], help="provider secrets in the OS keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", parser_class=_Parser, required=True)
@@ -163,9 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
 _COLOR_SYSTEMS: dict[str, str | None] = {
     "auto": "auto", "truecolor": "truecolor", "256": "256", "16": "standard", "none": None,
 }  # fmt: skip
-_COMMANDS = ("monitor", "demo", "watch", "sources", "auth", "simulate", "config")
+_COMMANDS = ("monitor", "demo", "watch", "sources", "auth", "simulate", "config", "serve", "team")
 # Options of the default command (the monitor) that take a value: their value is not a command name.
-_VALUED = ("--config", "--filter", "--source", "--fps", "--colors")
+_VALUED = ("--config", "--filter", "--source", "--fps", "--colors", "--team")
+
+
+def _team_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--team",
+        metavar="URL",
+        help="the team engine (redis:// or rediss://; default: [team] url in the config)",
+    )
 
 
 def _display_args(parser: argparse.ArgumentParser) -> None:
@@ -377,11 +399,47 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _monitor(args, demo=command == "demo")
     if command == "history":
         return _history(args)
+    if command == "serve":
+        return _serve(args)
+    if command == "team":
+        return _team_status(args)
     raise UsageError(f"`callmon {command}` is not available in this build yet")
 
 
 def _load(args: argparse.Namespace) -> Config:
     return config.load(config.resolve_path(args.config))
+
+
+def _load_for_team(args: argparse.Namespace) -> Config:
+    """The config; with --team a viewer needs none (no file is fine, the defaults apply)."""
+    path = config.resolve_path(args.config)
+    if getattr(args, "team", None) and not args.config and not path.exists():
+        return Config(path=None)
+    return config.load(path)
+
+
+def _team_of(args: argparse.Namespace, cfg: Config | None) -> TeamSettings | None:
+    """--team URL (over [team] url), or [team] in the config, or None: not in team mode."""
+    url = getattr(args, "team", None)
+    base = cfg.team if cfg is not None else None
+    if not url:
+        return base
+    try:
+        check_url(url)
+    except TeamUrlError as exc:
+        raise UsageError(f"--team: {exc}") from None
+    from dataclasses import replace
+
+    return replace(base, url=url) if base is not None else TeamSettings(url)
+
+
+def _team_password() -> str | None:
+    """CALLMON_TEAM_PASSWORD, else the keyring's (`callmon auth set team`), else none."""
+    try:
+        found = credentials.lookup(PASSWORD_SOURCE, PASSWORD_FIELD, keyring=credentials.default_keyring())
+    except credentials.CredentialError:
+        found = None  # no keyring here: the environment was the only place, and the engine may need none
+    return found[0] if found else None
 
 
 def _selected(cfg: Config, names: list[str] | None) -> Config:
@@ -450,7 +508,30 @@ def _watch(args: argparse.Namespace) -> int:
         )
     if args.since is not None and not args.once:
         raise UsageError("--since goes with --once (a stream prints what changes from now on)")
-    cfg = _selected(_load(args), args.source)
+    loaded = _load_for_team(args)
+    team = _team_of(args, loaded)
+    if team is not None:
+        if args.source:
+            raise UsageError("--source does not apply to a team viewer: use --filter source:NAME")
+        if args.alerts and not loaded.alerts:
+            raise UsageError(
+                f"--alerts: {loaded.path} has no [[alerts]] rules (see the README's Alerts section)"
+            )
+        _configure_people(args, loaded)
+        return asyncio.run(
+            _watch_team(
+                team,
+                loaded,
+                query,
+                fmt,
+                args.raw,
+                once=args.once,
+                group_by=args.group_by,
+                alerts=loaded.alerts if args.alerts else (),
+                metrics=_metrics_config(args, loaded),
+            )
+        )
+    cfg = _selected(loaded, args.source)
     _configure_people(args, cfg)
     found, missing = credentials.resolve_all(cfg.sources)
     wanted = {source.name: ADAPTERS[source.provider].secret_fields for source in cfg.sources}
@@ -574,6 +655,63 @@ def _write(text: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+async def _watch_team(
+    team: TeamSettings,
+    cfg: Config,
+    query: Query,
+    fmt: str,
+    raw: bool,
+    *,
+    once: bool,
+    group_by: str | None = None,
+    alerts: Sequence[Rule] = (),
+    metrics: Any = None,
+) -> int:
+    """watch --team: the engine's calls, once (a snapshot) or as a stream of changes (or of alerts)."""
+    from callmon.runtime import team_history_path, team_session
+
+    password = _team_password()
+    if not once:
+
+        def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
+            return team_session(
+                team, password, history_path=team_history_path(team), retention_days=cfg.retention_days,
+                tick_hz=cfg.tick_hz, on_notice=notice, alerts=alerts, metrics=metrics,
+            )  # fmt: skip
+
+        return await _watch_stream([], [], query, fmt, raw, None, None, opener=opener, alerts=alerts)
+    from callmon.store import CallStore
+    from callmon.team.connect import EngineError
+    from callmon.team.viewer import TeamFeed
+
+    feed = TeamFeed(team, password, CallStore(), on_notice=lambda _: None)
+    try:
+        await feed.start()
+    except EngineError as exc:
+        print(f"callmon: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    try:
+        if not feed.reachable:
+            print(f"callmon: {feed.problem}", file=sys.stderr)
+            return EXIT_RUNTIME
+        calls = sorted(feed.store.calls.values(), key=lambda c: (c.first_seen, c.source, c.call_id))
+        shown = [c for c in calls if query(c)]
+        if group_by is not None:
+            import time
+
+            from callmon.measures import Groups
+
+            groups = Groups(group_by)
+            now = time.time()
+            groups.build(shown, now)
+            _write(output.render_groups(groups, fmt, now))
+        else:
+            _write(output.render(shown, fmt, raw=raw))
+    finally:
+        await feed.stop()
+    return EXIT_OK
+
+
 async def _watch_stream(
     pairs: list[tuple[Source, dict[str, str]]],
     problems: list[str],
@@ -585,6 +723,7 @@ async def _watch_stream(
     *,
     alerts: Sequence[Rule] = (),
     metrics: Any = None,
+    opener: Callable[[Callable[[str], None]], AbstractAsyncContextManager[Session]] | None = None,
 ) -> int:
     """Print one line per change until Ctrl-C (or SIGTERM), then exit 0 with history flushed. With alert
     rules: one ndjson line per alert that fires or clears, instead of the calls."""
@@ -622,19 +761,24 @@ async def _watch_stream(
         except BrokenPipeError:
             stop.set()  # `callmon watch | head`: the reader is gone; stop quietly
 
-    async with live_session(
-        pairs,
-        problems=problems,
-        transport=transport,
-        history_path=history[0] if history else None,
-        retention_days=history[1].retention_days if history else 7.0,
-        tick_hz=history[1].tick_hz if history else 4.0,
-        on_notice=notice,
-        webhooks=history[1].webhooks if history else None,
-        window=history[1].window if history else None,
-        alerts=alerts,
-        metrics=metrics,
-    ) as session:
+    session_cm = (
+        opener(notice)
+        if opener is not None
+        else live_session(
+            pairs,
+            problems=problems,
+            transport=transport,
+            history_path=history[0] if history else None,
+            retention_days=history[1].retention_days if history else 7.0,
+            tick_hz=history[1].tick_hz if history else 4.0,
+            on_notice=notice,
+            webhooks=history[1].webhooks if history else None,
+            window=history[1].window if history else None,
+            alerts=alerts,
+            metrics=metrics,
+        )
+    )
+    async with session_cm as session:
         for problem in session.problems:
             notice(problem)
         if session.metrics_url:
@@ -644,9 +788,14 @@ async def _watch_stream(
         else:
             session.store.subscribe(emit)
         reported: dict[str, str] = {}
+        said: str | None = None
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
+            status = session.engine.status()
+            if opener is not None and status and status.startswith("team: engine") and status != said:
+                notice(status)  # only the engine's trouble: the leaders' line is for the monitor's header
+            said = status
             for health in session.engine.health():
                 line = f"source {health.name!r}: {health.state}: {health.message}" if health.message else ""
                 if line and reported.get(health.name) != line:
@@ -659,13 +808,21 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     """The live monitor, on configured sources or on the in-process simulator."""
     import platformdirs
 
-    cfg = None if demo else _selected(_load(args), getattr(args, "source", None))
+    team: TeamSettings | None = None
+    cfg: Config | None = None
+    if not demo:
+        cfg = _load_for_team(args)
+        team = _team_of(args, cfg)
+        if team is None:
+            cfg = _selected(cfg, getattr(args, "source", None))
+        elif getattr(args, "source", None):
+            raise UsageError("--source does not apply to a team viewer: use --filter source:NAME")
     flt = args.filter if hasattr(args, "filter") and args.filter else ""
     try:
         compile_query(flt)
     except QueryError as exc:
         raise UsageError(f"--filter: {exc}") from None
-    if cfg is None:
+    if cfg is None and team is None:
         from callmon.demo import make_demo
 
         try:
@@ -699,6 +856,32 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
 
         title = f"callmon demo · simulator, {args.calls} calls, seed {args.seed}"
         settings = Settings(initial_filter=flt)
+    elif team is not None:
+        from callmon.runtime import team_history_path, team_session
+
+        team_settings, team_config, password = team, cfg, _team_password()
+
+        team_metrics = _metrics_config(args, team_config)
+
+        def opener(notice: Callable[[str], None]) -> AbstractAsyncContextManager[Session]:
+            return team_session(
+                team_settings,
+                password,
+                history_path=team_history_path(team_settings),
+                retention_days=team_config.retention_days,
+                tick_hz=min(team_config.tick_hz, fps or team_config.tick_hz),
+                on_notice=notice,
+                alerts=team_config.alerts,
+                metrics=team_metrics,
+            )
+
+        title = f"callmon · team {team.shown}"
+        settings = Settings(
+            initial_filter=flt,
+            columns=cfg.columns or Settings().columns,
+            bell=cfg.alerting.bell,
+            desktop=cfg.alerting.desktop,
+        )
     else:
         from callmon.history import default_path
 
@@ -749,11 +932,91 @@ def _monitor(args: argparse.Namespace, *, demo: bool) -> int:
     return EXIT_RUNTIME if app.return_code else EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """`callmon serve`: a team collector for the configured sources that have their secrets."""
+    cfg = _load(args)
+    team = _team_of(args, cfg)
+    if team is None:
+        raise ConfigError(
+            f'{cfg.path}: `callmon serve` needs a [team] table (url = "redis://HOST:PORT") or --team URL'
+        )
+    cfg = _selected(cfg, args.source)
+    from callmon.team import service
+
+    service.setup_logging()
+    found, problems = credentials.resolve_all(cfg.sources)
+    pairs = []
+    for source, secrets in found:
+        if all(f in secrets for f in ADAPTERS[source.provider].secret_fields):
+            pairs.append((source, secrets))
+    for problem in problems:
+        print(f"callmon serve: {problem}; not collected here", file=sys.stderr)
+    if not pairs:
+        raise ConfigError(f"{cfg.path}: no source has its secrets here: nothing to collect")
+
+    def resolve(source: Source) -> dict[str, str]:
+        secrets, _ = credentials.resolve_partly(source)
+        return secrets
+
+    return asyncio.run(
+        service.run(
+            team,
+            _team_password(),
+            pairs,
+            webhooks=cfg.webhooks,
+            retention_days=cfg.retention_days,
+            tick_hz=cfg.tick_hz,
+            resolve=resolve,
+        )
+    )
+
+
+def _team_status(args: argparse.Namespace) -> int:
+    cfg = _load_for_team(args)
+    team = _team_of(args, cfg)
+    if team is None:
+        raise ConfigError(f"{cfg.path}: no [team] table in the config: give --team URL")
+    from callmon.team.connect import EngineError
+    from callmon.team.status import report
+
+    try:
+        lines, warnings = asyncio.run(report(team, _team_password()))
+    except EngineError as exc:
+        return _fail(str(exc), EXIT_RUNTIME)
+    print("\n".join(lines))
+    for warning in warnings:
+        print(f"callmon: warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _auth_team(args: argparse.Namespace, keyring: credentials.Keyring) -> int:
+    """`callmon auth set|delete team`: the team engine's password, in the keyring as `team:password`."""
+    if args.field not in (None, PASSWORD_FIELD):
+        raise UsageError("the team engine has one secret: its password (`callmon auth set team`)")
+    if args.auth_command == "delete":
+        gone = keyring.delete(PASSWORD_SOURCE, PASSWORD_FIELD)
+        print(f"team password: {'deleted from' if gone else 'was not in'} the OS keyring")
+        return EXIT_OK
+    if args.extra:
+        raise UsageError(
+            "never put a secret on the command line (shell history, ps); "
+            "run without it to be prompted, or pipe it with --stdin"
+        )
+    secret = _read_secret("the team engine", PASSWORD_FIELD, from_stdin=args.stdin)
+    keyring.set(PASSWORD_SOURCE, PASSWORD_FIELD, secret)
+    print(f"stored the team engine's password in the OS keyring ({keyring.name})")
+    if credentials.from_env(PASSWORD_SOURCE, PASSWORD_FIELD):
+        print("note: CALLMON_TEAM_PASSWORD is set and wins over the keyring", file=sys.stderr)
+    return EXIT_OK
+
+
 def _auth(args: argparse.Namespace) -> int:
     from callmon.providers import ADAPTERS
 
-    cfg = _load(args)
     keyring = credentials.default_keyring()
+    if args.auth_command != "status" and args.source == PASSWORD_SOURCE:
+        return _auth_team(args, keyring)
+    cfg = _load(args)
     if args.auth_command == "status":
         return _auth_status(cfg, keyring)
     source = cfg.source(args.source)
@@ -811,6 +1074,15 @@ def _auth_status(cfg: Config, keyring: credentials.Keyring) -> int:
     except credentials.CredentialError as exc:
         backend = None
         print(f"OS keyring: unavailable: {exc}")
+    if cfg.team is not None:
+        try:
+            found_team = credentials.lookup(
+                PASSWORD_SOURCE, PASSWORD_FIELD, keyring=keyring if backend is not None else None
+            )
+            where_team = f"present ({found_team[1]})" if found_team else "none (the engine may need none)"
+        except credentials.CredentialError as exc:
+            where_team = f"unknown ({exc})"
+        print(f"team\t{PASSWORD_FIELD}\t{where_team}")
     if not cfg.sources:
         print(f"no sources in {cfg.path}")
     for source in cfg.sources:

@@ -23,6 +23,14 @@ import platformdirs
 
 from callmon.alerts import Rule, RuleError, parse_rule
 from callmon.providers import ADAPTERS, Limits, Option, Source
+from callmon.team.settings import (
+    OFFLINE_CHOICES,
+    PASSWORD_SOURCE,
+    TeamSettings,
+    TeamUrlError,
+    check_prefix,
+    check_url,
+)
 from callmon.window import Window, WindowError
 
 ENV_CONFIG = "CALLMON_CONFIG"
@@ -37,9 +45,10 @@ _LIMITS = {
 _COMMON = {"name", "provider", "base_url", "interval", "filter", "enabled", "timezone", *_LIMITS}
 _TOP = {
     "sources", "tick_hz", "retention_days", "webhooks", "columns", "utc", "mask_numbers", "window", "alerts",
-    "alerting", "metrics",
+    "alerting", "metrics", "team",
 }  # fmt: skip
 DESKTOP = ("auto", "osc9", "osc777", "off")
+_TEAM = {"url", "user", "ca_file", "lease_ttl", "offline", "prefix"}
 # Keys that look like a secret were put in the wrong place: secrets live in the keyring or env.
 _SECRET_KEY = re.compile(r"(token|secret|password|passwd|api_?key|apikey|tsid|credential)", re.I)
 # Values that look like one, whatever their key: well-known token formats...
@@ -123,6 +132,7 @@ class Config:
     alerts: tuple[Rule, ...] = ()
     alerting: Alerting = field(default_factory=Alerting)
     metrics: Metrics = field(default_factory=Metrics)
+    team: TeamSettings | None = None  # [team]: collectors (`callmon serve`) and viewers share an engine
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -187,6 +197,11 @@ def parse(text: str, path: Path | None = None) -> Config:
         source = _source(raw, index, locate)
         if source.name in names:
             raise ConfigError(f"{locate.key(index, 'name')}: duplicate source name {source.name!r}")
+        if source.name == PASSWORD_SOURCE:
+            raise ConfigError(
+                f"{locate.key(index, 'name')}: the source name {PASSWORD_SOURCE!r} is taken by team mode "
+                "(`callmon auth set team` stores the team engine's password): rename the source"
+            )
         names.add(source.name)
         if source.options.get("enabled", True):
             sources.append(source)
@@ -208,6 +223,52 @@ def parse(text: str, path: Path | None = None) -> Config:
         alerts=_alerts(data.get("alerts", []), [s.name for s in sources], _Locator(text, where, "alerts")),
         alerting=_alerting(data.get("alerting", {}), locate),
         metrics=_metrics(data.get("metrics", {}), locate),
+        team=_team(data, locate),
+    )
+
+
+def _team(data: Mapping[str, Any], locate: _Locator) -> TeamSettings | None:
+    table = data.get("team")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{locate.key(None, 'team')}: [team] must be a table")
+    extra = set(table) - _TEAM
+    if extra:
+        key = sorted(extra)[0]
+        if _SECRET_KEY.search(key):
+            raise ConfigError(
+                f"{locate.key(None, key)}: {key!r} looks like a secret; the team engine's password goes in "
+                "CALLMON_TEAM_PASSWORD or the keyring (`callmon auth set team`), never in the config file"
+            )
+        raise ConfigError(
+            f"{locate.key(None, key)}: unknown [team] setting {_safe(key)!r} (known: {', '.join(sorted(_TEAM))})"
+        )
+    url = table.get("url")
+    if not isinstance(url, str):
+        raise ConfigError(f"{locate.key(None, 'url')}: [team] needs url = \"redis://HOST:PORT\" (or rediss://)")
+    try:
+        check_url(url)
+        prefix = check_prefix(table.get("prefix", "cm:")) if isinstance(table.get("prefix", "cm:"), str) else None
+    except TeamUrlError as exc:
+        raise ConfigError(f"{locate.key(None, 'url')}: {exc}") from None
+    if prefix is None:
+        raise ConfigError(f"{locate.key(None, 'prefix')}: team prefix must be a string like \"cm:\"")
+    for key in ("user", "ca_file"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{locate.key(None, key)}: team {key} must be a non-empty string")
+    ca_file = table.get("ca_file")
+    if ca_file is not None and not url.startswith("rediss://"):
+        raise ConfigError(f"{locate.key(None, 'ca_file')}: ca_file is for TLS: the url must start with rediss://")
+    if ca_file is not None and not Path(ca_file).expanduser().is_file():
+        raise ConfigError(f"{locate.key(None, 'ca_file')}: team ca_file {_safe(ca_file)!r} is not a readable file")
+    offline = table.get("offline", "split")
+    if offline not in OFFLINE_CHOICES:
+        raise ConfigError(f"{locate.key(None, 'offline')}: team offline must be \"split\" or \"stop\"")
+    ttl = _number(table.get("lease_ttl", 10), "lease_ttl", locate, low=1, high=600)
+    return TeamSettings(
+        url=url, user=table.get("user"), ca_file=ca_file, lease_ttl=ttl, offline=offline, prefix=prefix
     )
 
 
@@ -613,6 +674,13 @@ def example() -> str:
 # [webhooks]             # for providers that push their calls to callmon
 # listen = "127.0.0.1:8780"
 # public_url = "https://callmon.example.com"
+
+# [team]                 # team mode (docs/team.md): collectors run `callmon serve`, viewers `callmon`
+# url = "rediss://callmon-redis.internal:6380"   # password: CALLMON_TEAM_PASSWORD or `callmon auth set team`
+# user = "cm-viewer"     # cm-collector on the hosts that run `callmon serve`
+# ca_file = "/etc/callmon/ca.pem"
+# lease_ttl = 10         # seconds; a crashed collector's accounts are taken over within 1.2 x this
+# offline = "split"      # engine unreachable: each collector polls alone within budget / N ("stop": none)
 """
     blocks = [
         "\n".join(f"# {line}" for line in ["[[sources]]", *adapter.example.splitlines()])

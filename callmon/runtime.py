@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import time
@@ -27,6 +28,7 @@ from callmon.providers import ADAPTERS, Budget, Source
 from callmon.query import Query
 from callmon.serve import bind, serving, url_of
 from callmon.store import CallStore
+from callmon.team.settings import TeamSettings
 from callmon.webhooks import Receiver, load_key, pushing_sources
 from callmon.window import Window
 
@@ -264,3 +266,70 @@ async def _start_receiver(
 
     stack.push_async_callback(stop)
     return receiver
+
+
+def team_history_path(settings: TeamSettings) -> Path:
+    """A viewer's offline cache of one team's calls: a history file of its own beside the local one."""
+    from callmon.history import default_path
+
+    digest = hashlib.sha256(f"{settings.shown}\0{settings.prefix}".encode()).hexdigest()[:10]
+    return default_path().with_name(f"team-{digest}.sqlite3")
+
+
+@contextlib.asynccontextmanager
+async def team_session(
+    settings: TeamSettings,
+    password: str | None,
+    *,
+    history_path: Path | None = None,
+    retention_days: float = 7.0,
+    tick_hz: float = 4.0,
+    on_notice: Callable[[str], None] | None = None,
+    alerts: Sequence[Rule] = (),
+    metrics: MetricsConfig | None = None,
+) -> AsyncIterator[Session]:
+    """A team viewer's session: the store fed from the engine (no provider secrets, no polling). With the
+    engine unreachable, the local cache's last state is shown and the engine tried again. Alerts are evaluated
+    and metrics served here, in the viewer, on the calls the engine shares."""
+    from callmon.team.viewer import TeamFeed
+
+    store = CallStore()
+    notes: list[str] = []
+    history: History | None = None
+    if history_path is not None:
+        history = History(history_path, retention_days=retention_days)
+        try:
+            history.open()
+            if history.read_only:
+                notes.append(
+                    f"history {history_path} is written by another callmon (pid {history.shared_with})"
+                )
+                history.close()
+                history = None
+        except HistoryError as exc:
+            notes.append(str(exc))
+            history = None
+    feed = TeamFeed(settings, password, store, history=history, tick_hz=tick_hz, on_notice=on_notice)
+    await feed.start()
+    if not feed.reachable:
+        if feed.problem:
+            notes.append(f"{feed.problem}: showing the last state kept here")
+        if history is not None:
+            await history.load(store)
+    session = Session(store, feed, [], notes, None, Loading(0))
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if alerts:
+                session.alerts = AlertEvaluator(alerts, feed.health)
+                session.alerts.attach(store)
+                tasks.append(asyncio.create_task(_evaluate_alerts(session.alerts), name="alerts"))
+            if metrics is not None and metrics.listen:
+                await _start_metrics(stack, session, metrics)
+            yield session
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await feed.stop()

@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The credential tests talk to a real Secret Service: a private dbus-daemon with gnome-keyring on it.
+# The team-mode tests start their own redis-server (Debian's; never the system's 6379): with CI=true they
+# fail without it rather than skip.
 missing=()
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         as_root=()
@@ -17,9 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         as_root=(none)
     fi
     if [ "${as_root[*]-}" = none ]; then
-        echo "note: ${missing[*]} not installed and no root to install them: the Secret Service tests will skip" >&2
+        echo "note: ${missing[*]} not installed and no root to install them: the Secret Service and team-mode tests will skip" >&2
     else
-        echo "installing ${missing[*]} (apt) for the Secret Service tests" >&2
+        echo "installing ${missing[*]} (apt) for the Secret Service and team-mode tests" >&2
         "${as_root[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
@@ -32,6 +35,6 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 .venv/bin/ruff check .
-.venv/bin/mypy callmon tests bench
+.venv/bin/mypy callmon tests bench scripts
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest "$@"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from callmon.providers.base import Budget
 
@@ -58,3 +59,31 @@ class SlidingWindow:
                 await self.sleep(delay)
                 delay = self.wait_time()
             self._times.append(self.clock())
+
+
+class Limiter(Protocol):
+    """Where a source's requests wait for their budget: its own windows here, or a team engine's shared
+    windows (callmon.team), which every collector and viewer request of an account counts against."""
+
+    async def acquire(self, kind: str) -> None:
+        """Wait until one more request of this kind fits, then count it."""
+        ...
+
+    def usage(self) -> dict[str, tuple[int, int, float]]:
+        """kind -> (used, of, per seconds), as of now."""
+        ...
+
+
+class LocalLimiter:
+    """A process's own sliding windows, one per kind of request ("default" for kinds not listed)."""
+
+    def __init__(self, budgets: Mapping[str, Budget], clock: Callable[[], float] = time.monotonic) -> None:
+        self.windows = {kind: SlidingWindow(b, clock) for kind, b in budgets.items()}
+
+    async def acquire(self, kind: str) -> None:
+        window = self.windows.get(kind) or self.windows.get("default")
+        if window is not None:
+            await window.acquire()
+
+    def usage(self) -> dict[str, tuple[int, int, float]]:
+        return {kind: (w.used(), w.budget.requests, w.budget.per) for kind, w in self.windows.items()}

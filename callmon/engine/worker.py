@@ -12,12 +12,12 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
 from callmon.crash import one_line
-from callmon.engine.budget import SlidingWindow
+from callmon.engine.budget import Limiter, LocalLimiter
 from callmon.health import SourceHealth, State
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
@@ -31,6 +31,16 @@ BACKOFF_CAP = 300.0
 # times (each after `interval`) before we stop waiting for it.
 CDR_PATIENCE = 12
 log = logging.getLogger("callmon.engine")
+
+
+class Preempted(Exception):
+    """The source may not poll now (in team mode another collector leads its account, or this one lost the
+    lease mid-cycle): the cycle stops where it is, without counting as an error, and the worker waits until
+    it may poll again."""
+
+
+async def _always() -> None:
+    return None
 
 
 def loop_time() -> float:
@@ -56,14 +66,19 @@ class SourceWorker:
         clock: Callable[[], float] = loop_time,
         callback_url: str | None = None,
         budgets: Mapping[str, Budget] | None = None,
+        limiter: Limiter | None = None,
+        may_poll: Callable[[], Awaitable[None]] = _always,
     ) -> None:
         self.source = source
         self.store = store
         self.clock = clock
         self.callback_url = callback_url
         adapter_cls = ADAPTERS[source.provider]
-        # `budgets` overrides the provider's documented ones (an account with a negotiated limit; tests).
-        self.windows = {kind: SlidingWindow(b, clock) for kind, b in (budgets or adapter_cls.budgets).items()}
+        # `budgets` overrides the provider's documented ones (an account with a negotiated limit; tests);
+        # `limiter` replaces the windows altogether (a team's shared ones).
+        self.limiter: Limiter = limiter or LocalLimiter(budgets or adapter_cls.budgets, clock)
+        # Waited on before each cycle: a team collector polls an account only while it holds its lease.
+        self.may_poll = may_poll
         self.adapter: Adapter = adapter_cls(
             source,
             secrets,
@@ -126,9 +141,7 @@ class SourceWorker:
         wait = self._blocked_until - self.clock()
         if wait > 0:
             await asyncio.sleep(wait)
-        window = self.windows.get(kind) or self.windows.get("default")
-        if window is not None:
-            await window.acquire()
+        await self.limiter.acquire(kind)
 
     def _observe(self, exchange: Exchange) -> None:
         self.health.requests += 1
@@ -142,9 +155,7 @@ class SourceWorker:
 
     def health_now(self) -> SourceHealth:
         """A copy of the health, with the budget windows as they are this moment."""
-        self.health.budget = {
-            kind: (w.used(), w.budget.requests, w.budget.per) for kind, w in self.windows.items()
-        }
+        self.health.budget = self.limiter.usage()
         self.health.tracked = self.store.count(self.source.name)
         return self.health.snapshot()
 
@@ -156,6 +167,7 @@ class SourceWorker:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self.may_poll()
             delay = await self._cycle_once()
             self.health.next_poll = time.time() + delay
             self._wake.clear()
@@ -167,6 +179,8 @@ class SourceWorker:
         self._answered = self._failed = 0
         try:
             await self.cycle()
+        except Preempted:
+            return 0.0  # may_poll says when to go on
         except AuthError as exc:
             # Never retried automatically: Velip blocks the IP after repeated auth failures.
             self._stopped_for_auth = True

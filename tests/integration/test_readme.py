@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_readme_key_tables_are_the_bindings() -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        from readme_keys import with_tables  # type: ignore[import-not-found]
+        from readme_keys import with_tables
     finally:
         sys.path.pop(0)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
