@@ -618,8 +618,8 @@ class Collector:
             if codec_text(await self.engine.get(self.keys.janitor)) != self.owner:
                 return 0
             await self.engine.pexpire(self.keys.janitor, ttl)
-        seconds, _ = await self.engine.time()
-        cutoff = int((seconds - self.retention_days * 86400) * 1000)
+        seconds, micros = await self.engine.time()
+        cutoff = int((seconds + micros / 1e6 - self.retention_days * 86400) * 1000)
         pruned = 0
         for name in await self.engine.hkeys(self.keys.accounts):
             keys = self.keys.account(codec_text(name))
