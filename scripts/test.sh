@@ -37,4 +37,5 @@ fi
 .venv/bin/ruff check .
 .venv/bin/mypy callmon tests bench scripts
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
-.venv/bin/python -m pytest "$@"
+# Four tests at a time (pytest-xdist); CALLMON_TEST_WORKERS=0 runs them one by one.
+.venv/bin/python -m pytest -n "${CALLMON_TEST_WORKERS:-4}" "$@"
