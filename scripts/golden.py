@@ -5,7 +5,7 @@
 
 One file per seed payload (the vendors' examples in tests/data) and per simulator payload shape (built by the
 callmon.simulator builders for a fixed seed on a frozen clock). Each case holds the input payload and the
-expected `Call.record()`, `details` and `transcript`; tests/unit/test_golden.py feeds each input to its
+expected `Call.record()`, `details` and `transcript`; tests/unit/providers/test_golden.py feeds each input to its
 provider's normalize() and compares. The test never regenerates anything: a file written here is a claim
 about what callmon should make of that payload, so review every value by hand (against
 /work/shared/providers/README.md, docs/providers.md) before committing it.

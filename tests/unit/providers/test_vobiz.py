@@ -15,7 +15,7 @@ from callmon.model import Call, Status
 from callmon.providers import vobiz
 from callmon.providers.base import Limits
 from callmon.providers.errors import AuthError, BadRequest, BadResponse, NotFoundYet
-from tests.unit.scripted import body_of, ids, make, pages, reply
+from tests.unit.providers.scripted import body_of, ids, make, pages, reply
 
 S = Status
 # code -> (status when answered, when not answered, reason); each range's ends and the codes just past them.

@@ -12,7 +12,7 @@ import pytest
 from callmon.model import Call, Status
 from callmon.providers import dialgood
 from callmon.providers.errors import AuthError, BadResponse, NotFoundYet
-from tests.unit.scripted import make, pages
+from tests.unit.providers.scripted import make, pages
 
 S = Status
 # status -> normalized (Dialgood's own normalization, read again)

@@ -14,7 +14,7 @@ from callmon.model import Call, Status
 from callmon.providers import velip
 from callmon.providers.base import Limits
 from callmon.providers.errors import AuthError, BadRequest, NotFoundYet, RateLimited, ServerError
-from tests.unit.scripted import body_of, ids, make, pages, reply
+from tests.unit.providers.scripted import body_of, ids, make, pages, reply
 
 S = Status
 DAY = "2026-05-06"

@@ -15,7 +15,7 @@ import pytest
 from callmon.model import RECORD_FIELDS, Call
 from callmon.providers import cloudagent, dialgen, dialgood, names, velip, vobiz
 
-GOLDEN = Path(__file__).parents[1] / "data" / "golden"
+GOLDEN = Path(__file__).parents[2] / "data" / "golden"
 NORMALIZE: dict[str, Callable[..., Call]] = {
     "dialgood": dialgood.normalize,
     "dialgen": dialgen.normalize,

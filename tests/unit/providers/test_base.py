@@ -31,7 +31,7 @@ from callmon.providers.errors import (
     ServerError,
 )
 from callmon.text import MORE
-from tests.unit.scripted import BASE, reply
+from tests.unit.providers.scripted import BASE, reply
 
 
 class Toy(Adapter):

@@ -16,7 +16,7 @@ from callmon.model import Call, Status
 from callmon.providers import cloudagent
 from callmon.providers.base import Limits
 from callmon.providers.errors import AuthError, BadRequest, BadResponse, NotFoundYet
-from tests.unit.scripted import body_of, ids, make, pages, reply
+from tests.unit.providers.scripted import body_of, ids, make, pages, reply
 
 S = Status
 # (Status, DialStatus, CustomerDialStatus) -> status
