@@ -501,6 +501,7 @@ async def test_get_call_asks_live_then_the_cdr_then_queued() -> None:
         def handler(request: httpx.Request) -> httpx.Response:
             where = "cdr" if "/cdr/" in request.url.path else request.url.params["status"]
             asked.append(where)
+            assert request.method == "GET"
             assert raw_path(request).split("/")[-1 if where == "cdr" else -2] == "u%2F1"  # quoted whole
             if where != found:
                 return httpx.Response(404, json={"error": {"message": "no", "code": "NOT_FOUND"}})
@@ -514,12 +515,54 @@ async def test_get_call_asks_live_then_the_cdr_then_queued() -> None:
     for found, status in expected.items():
         asked.clear()
         call = await make("vobiz", answering(found), {"auth_token": "t"}, auth_id="MA").get_call("u/1")
-        assert (call.call_id, call.status) == ("u/1", status)
+        assert (call.call_id, call.status, call.source) == ("u/1", status, "s")
         assert asked == ["live", "cdr", "queued"][: list(expected).index(found) + 1]
     asked.clear()
-    with pytest.raises(NotFoundYet, match="call u/1 is not live, queued or in the CDRs yet"):
+    with pytest.raises(NotFoundYet) as info:
         await make("vobiz", answering("nowhere"), {"auth_token": "t"}, auth_id="MA").get_call("u/1")
+    assert str(info.value) == "vobiz: not found: call u/1 is not live, queued or in the CDRs yet"
     assert asked == ["live", "cdr", "queued"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"queued": ["x"]}, "queued calls: expected a JSON object, got a list"),
+        ({"live": "x"}, "live calls: expected a JSON object, got a string"),
+        ({"lookup": ["x"]}, "live call: expected a JSON object, got a list"),
+        ({"cdr": ["x"]}, "CDR list: expected a JSON object, got a list"),
+        ({"cdr": {"data": {"uuid": "u"}}}, "CDR data: expected a list, got an object"),
+    ],
+)
+async def test_every_answer_that_is_not_what_it_should_be(answers: dict[str, Any], message: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/Call/"):
+            state = request.url.params["status"]
+            return httpx.Response(200, json=answers.get(state, {"calls": ["u"] if state == "live" else []}))
+        if "/Call/" in path:
+            return httpx.Response(
+                200, json=answers.get("lookup", {"call_uuid": "u", "call_status": "ringing"})
+            )
+        return httpx.Response(200, json=answers.get("cdr", cdr_page([], False)))
+
+    with pytest.raises(BadResponse) as info:
+        await pages(make("vobiz", handler, {"auth_token": "t"}, auth_id="MA", date="2026-03-25"))
+    assert info.value.message == message
+
+
+@pytest.mark.parametrize("listed", ["abc", {"a": 1}, None, 5])
+async def test_a_live_list_that_is_not_a_list_lists_nothing(listed: Any) -> None:
+    lookups: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/Call/"):
+            return httpx.Response(200, json={"calls": listed})
+        lookups.append(request.url.path)
+        return httpx.Response(200, json={"call_uuid": "u", "call_status": "ringing"})
+
+    assert await pages(make("vobiz", handler, {"auth_token": "t"}, auth_id="MA"), full=False) == []
+    assert lookups == []
 
 
 async def test_a_cdr_that_is_not_an_object_is_a_bad_response() -> None:
