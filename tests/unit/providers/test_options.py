@@ -67,6 +67,8 @@ SECRETS = {
     "velip": "tsid",
     "vobiz": "auth_token",
 }
+# maxreg: Velip caps it at 5000.
+BOUNDS = {"velip": {"page_size": (1, 5000)}}
 # As docs/providers.md documents them.
 BUDGETS = {
     "dialgood": {"default": Budget(400, 60.0)},
@@ -146,6 +148,22 @@ async def test_the_declared_secret_is_the_one_a_request_needs(provider: str) -> 
     # And the config file refuses it, as every secret.
     with pytest.raises(config.ConfigError, match="looks like a secret"):
         config.parse(table(provider, **required(provider), **{SECRETS[provider]: "x"}))
+
+
+@pytest.mark.parametrize("provider", names())
+def test_number_options_at_their_bounds(provider: str) -> None:
+    bounded = {
+        k: spec for k, spec in ADAPTERS[provider].options.items() if (spec.low, spec.high) != (None, None)
+    }
+    for key, spec in bounded.items():
+        assert spec.low is not None and spec.high is not None
+        for value in (spec.low, spec.high):
+            (source,) = config.parse(table(provider, **required(provider), **{key: value})).sources
+            assert source.options[key] == value
+        for value in (spec.low - 1, spec.high + 1):
+            with pytest.raises(config.ConfigError, match=f"{key} must be from {spec.low} to {spec.high}"):
+                config.parse(table(provider, **required(provider), **{key: value}))
+    assert {k: (s.low, s.high) for k, s in bounded.items()} == BOUNDS.get(provider, {})
 
 
 @pytest.mark.parametrize("provider", names())

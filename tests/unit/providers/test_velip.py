@@ -13,7 +13,7 @@ import pytest
 from callmon.model import Call, Status
 from callmon.providers import velip
 from callmon.providers.base import Limits
-from callmon.providers.errors import AuthError, BadRequest, NotFoundYet, RateLimited, ServerError
+from callmon.providers.errors import AuthError, BadRequest, BadResponse, NotFoundYet, RateLimited, ServerError
 from tests.unit.providers.scripted import body_of, ids, make, pages, reply
 
 S = Status
@@ -268,6 +268,7 @@ async def test_in_body_auth_codes_on_http_200_are_auth_errors(code: Any) -> None
     with pytest.raises(AuthError) as info:
         await pages(adapter)
     assert info.value.message == f"Invalid token (code {int(code)})" and info.value.status_code == 200
+    assert info.value.provider == "velip"
     assert requests == 1
     with pytest.raises(AuthError):
         await adapter.get_call("42_1")
@@ -297,6 +298,7 @@ async def test_other_in_body_codes_on_http_200(
         await pages(adapter)
     assert isinstance(info.value, BadRequest | RateLimited) and not isinstance(info.value, AuthError)
     assert info.value.message == message and info.value.status_code == 200
+    assert info.value.provider == "velip"
     if isinstance(info.value, RateLimited):
         assert info.value.retry_after is None  # no header: the backoff decides
 
@@ -446,6 +448,7 @@ async def test_get_call_asks_for_one_cd_id() -> None:
     forms: list[Any] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
         forms.append(body_of(request))
         if forms[-1].get("cd_id") in ("42_404", None):
             return httpx.Response(200, json=page([]))
@@ -461,9 +464,10 @@ async def test_get_call_asks_for_one_cd_id() -> None:
     adapter = make("velip", handler, {"tsid": "t"}, call_ids=["42_1"])
     adapter.gate = gate
     call = await adapter.get_call("42_1")
-    assert (call.call_id, call.status) == ("42_1", S.BUSY)
-    with pytest.raises(NotFoundYet, match="no call 42_404"):
+    assert (call.call_id, call.status, call.source) == ("42_1", S.BUSY, "s")
+    with pytest.raises(NotFoundYet) as info:
         await adapter.get_call("42_404")
+    assert str(info.value) == "velip: not found: no call 42_404"
     assert forms == [{"cd_id": "42_1"}, {"cd_id": "42_404"}]
     assert kinds == ["call", "call"]  # single lookups spend their own budget, not the list's
     await pages(adapter)
@@ -474,3 +478,40 @@ def test_budgets() -> None:
     budgets = velip.VelipAdapter.budgets
     assert (budgets["list"].requests, budgets["list"].per) == (200, 3600.0)
     assert (budgets["call"].requests, budgets["call"].per) == (60, 3600.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (["x"], "call list: expected a JSON object, got a list"),
+        ({"return": {"status_code": "0"}, "calls": {"cd_id": "1"}}, "calls: expected a list, got an object"),
+    ],
+)
+async def test_answers_of_the_wrong_shape(body: Any, message: str) -> None:
+    with pytest.raises(BadResponse) as info:
+        await pages(make("velip", reply(body), {"tsid": "t"}, campaign=1))
+    assert info.value.message == message
+    with pytest.raises(BadResponse) as info:
+        await make("velip", reply(body), {"tsid": "t"}, campaign=1).get_call("42_1")
+    assert info.value.message == message.replace("call list", "call")
+
+
+async def test_a_page_sent_again_under_a_new_cursor_ends_the_scan() -> None:
+    n = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal n
+        n += 1
+        return httpx.Response(200, json=page([{"cd_id": "same"}], True, n))
+
+    adapter = make("velip", handler, {"tsid": "t"}, campaign=1)
+    assert [ids(p) for p in await pages(adapter)] == [["same"], ["same"]]
+    assert adapter.cut_short == "the provider sent page 2 again: scan stopped there"
+
+
+async def test_records_are_read_in_the_sources_zone() -> None:
+    row = {"cd_id": "42_1", "cd_status": "OK", "date": DAY, "time_dial": "10:00:00"}
+    for zone, started in (("UTC", "2026-05-06T10:00:00Z"), (None, "2026-05-06T13:00:00Z")):
+        options = {"campaign": 1} if zone is None else {"campaign": 1, "timezone": zone}
+        (calls,) = await pages(make("velip", reply(page([row])), {"tsid": "t"}, **options))
+        assert (calls[0].record()["started_at"], calls[0].source) == (started, "s")
