@@ -5,6 +5,7 @@ onto typed errors, scans that cannot run forever, and rows in a delivery."""
 from __future__ import annotations
 
 import abc
+import asyncio
 import gzip
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -316,6 +317,8 @@ async def test_a_request_as_sent() -> None:
     assert (request.method, str(request.url)) == ("POST", f"{BASE}/p?a=1")
     assert request.content == b'{"b":2}' or request.content == b'{"b": 2}'
     assert request.headers["accept"] == "text/plain"  # the adapter's own headers over the defaults
+    await toy(handler).request("GET", "/q")
+    assert seen[-1].headers["accept"] == "application/json"  # by default
     assert request.headers["accept-encoding"] == "gzip, deflate"
     assert request.headers["x-key"] == "override" and request.headers["x-extra"] == "e"
     assert gated == ["list"]
@@ -357,6 +360,12 @@ async def test_transport_failures_are_network_errors(exception: Exception, messa
     with pytest.raises(NetworkError) as info:
         await toy(handler).request("GET", "/p")
     assert info.value.message == message and info.value.status_code is None
+
+
+async def test_a_body_that_never_ends_meets_the_whole_requests_deadline() -> None:
+    # httpx's own timeouts are per read; only the deadline over the whole request ends a trickle.
+    with pytest.raises(NetworkError, match=r"no complete answer within 0\.05s"):
+        await toy(streamed(b'{"a": 1}', stall=True), limits=Limits(timeout=0.05)).request("GET", "/p")
 
 
 async def test_the_deadline_is_the_sources() -> None:
@@ -444,13 +453,18 @@ async def test_an_error_body_may_be_empty_or_not_json() -> None:
 # -- bounded bodies -------------------------------------------------------------------------------------------
 
 
-def streamed(content: bytes, **headers: str) -> Any:
-    """A handler answering with a body the client has to read (as over a socket), in 1 KiB chunks."""
+def streamed(
+    content: bytes, headers: dict[str, str] | None = None, *, chunk: int = 1024, stall: bool = False
+) -> Any:
+    """A handler answering with a body the client has to read (as over a socket), a chunk at a time; with
+    `stall`, the body never ends."""
 
     class Chunks(httpx.AsyncByteStream):
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            for i in range(0, len(content), 1024):
-                yield content[i : i + 1024]
+            for i in range(0, len(content), chunk):
+                yield content[i : i + chunk]
+            if stall:
+                await asyncio.Event().wait()  # nobody sets it
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers=headers, stream=Chunks())
@@ -475,22 +489,21 @@ BODY = b'{"calls": [' + b",".join(b'{"id": "%d"}' % i for i in range(2000)) + b"
 )
 async def test_every_encoding_is_read(encoding: str, encoded: bytes) -> None:
     headers = {"Content-Encoding": encoding} if encoding else {}
-    body = await toy(streamed(encoded, **headers)).request("GET", "/p")
-    assert len(body["calls"]) == 2000
+    for chunk in (1024, 2):  # whatever the first chunk holds of the deflate header
+        body = await toy(streamed(encoded, headers, chunk=chunk)).request("GET", "/p")
+        assert len(body["calls"]) == 2000
 
 
 async def test_an_unknown_encoding_is_refused() -> None:
     with pytest.raises(BadResponse, match="unsupported content-encoding 'br'"):
-        await toy(streamed(BODY, **{"Content-Encoding": "br"})).request("GET", "/p")
+        await toy(streamed(BODY, {"Content-Encoding": "br"})).request("GET", "/p")
 
 
 async def test_a_body_that_is_not_what_it_says_is_refused() -> None:
     with pytest.raises(BadResponse, match="response body is not valid gzip"):
-        await toy(streamed(b"not gzip at all" * 10, **{"Content-Encoding": "gzip"})).request("GET", "/p")
+        await toy(streamed(b"not gzip at all" * 10, {"Content-Encoding": "gzip"})).request("GET", "/p")
     with pytest.raises(BadResponse, match="response body is not valid deflate"):
-        await toy(streamed(b"\x78\x9c" + b"\xff" * 50, **{"Content-Encoding": "deflate"})).request(
-            "GET", "/p"
-        )
+        await toy(streamed(b"\x78\x9c" + b"\xff" * 50, {"Content-Encoding": "deflate"})).request("GET", "/p")
 
 
 CAP = Limits(max_response_mb=16 / 1024)  # 16 KiB
@@ -502,11 +515,11 @@ async def test_the_decoded_size_is_capped(encoding: str) -> None:
     encoded = {"": big, "gzip": gzip.compress(big), "deflate": zlib.compress(big)}[encoding]
     headers = {"Content-Encoding": encoding} if encoding else {}
     with pytest.raises(BadResponse, match=r"over the 0.015625 MiB cap"):
-        await toy(streamed(encoded, **headers), limits=CAP).request("GET", "/p")
+        await toy(streamed(encoded, headers), limits=CAP).request("GET", "/p")
     fits = b'{"pad": "' + b"x" * (16 * 1024 - 11) + b'"}'  # exactly 16 KiB
     assert len(fits) == 16 * 1024
     encoded = {"": fits, "gzip": gzip.compress(fits), "deflate": zlib.compress(fits)}[encoding]
-    assert (await toy(streamed(encoded, **headers), limits=CAP).request("GET", "/p"))["pad"] == "x" * (
+    assert (await toy(streamed(encoded, headers), limits=CAP).request("GET", "/p"))["pad"] == "x" * (
         16 * 1024 - 11
     )
 
@@ -514,13 +527,13 @@ async def test_the_decoded_size_is_capped(encoding: str) -> None:
 async def test_a_bomb_is_not_inflated_past_the_cap() -> None:
     bomb = gzip.compress(b" " * (64 * 1024 * 1024))  # 64 MiB of spaces in ~64 KiB
     with pytest.raises(BadResponse, match=r"over the 0\.015625 MiB cap"):
-        await toy(streamed(bomb, **{"Content-Encoding": "gzip"}), limits=CAP).request("GET", "/p")
+        await toy(streamed(bomb, {"Content-Encoding": "gzip"}), limits=CAP).request("GET", "/p")
 
 
 async def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
     with pytest.raises(BadResponse, match=r"response of 16,385 bytes is over the 0\.015625 MiB cap"):
-        await toy(streamed(b"{}", **{"Content-Length": "16385"}), limits=CAP).request("GET", "/p")
-    body = await toy(streamed(b"{}", **{"Content-Length": "16384"}), limits=CAP).request("GET", "/p")
+        await toy(streamed(b"{}", {"Content-Length": "16385"}), limits=CAP).request("GET", "/p")
+    body = await toy(streamed(b"{}", {"Content-Length": "16384"}), limits=CAP).request("GET", "/p")
     assert body == {}
 
 
@@ -532,6 +545,13 @@ async def test_an_in_memory_body_is_capped_too() -> None:
 
     with pytest.raises(BadResponse, match=r"response over the 0\.015625 MiB cap"):
         await toy(handler, limits=CAP).request("GET", "/p")
+
+    def exactly(request: httpx.Request) -> httpx.Response:
+        response = httpx.Response(200, content=b'{"pad": "' + b"x" * (16 * 1024 - 11) + b'"}')
+        del response.headers["content-length"]
+        return response
+
+    assert len((await toy(exactly, limits=CAP).request("GET", "/p"))["pad"]) == 16 * 1024 - 11
 
 
 # -- errors --------------------------------------------------------------------------------------------------
