@@ -5,7 +5,7 @@ refresh, CDR pages, single lookups and the Campaign Dial Status request."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,7 +13,7 @@ import pytest
 
 from callmon import redact
 from callmon.model import Call, Status
-from callmon.providers import cloudagent
+from callmon.providers import Source, cloudagent
 from callmon.providers.base import Limits
 from callmon.providers.errors import AuthError, BadRequest, BadResponse, NotFoundYet
 from tests.unit.providers.scripted import body_of, ids, make, pages, reply
@@ -287,7 +287,7 @@ async def test_in_body_errors_on_http_200(status: Any, message: str, error: type
         await pages(adapter)
     assert type(info.value) is error  # not the token expiry's own type
     assert isinstance(info.value, AuthError | BadRequest)
-    assert (info.value.message, info.value.status_code) == (message, 200)
+    assert (info.value.provider, info.value.message, info.value.status_code) == ("cloudagent", message, 200)
 
 
 @pytest.mark.parametrize(
@@ -299,15 +299,28 @@ async def test_in_body_errors_on_http_200(status: Any, message: str, error: type
         ({"status": "error", "message": "", "msg": "Bad date"}, "Bad date"),
         ({"status": "error", "message": 5, "error": "Bad date"}, "Bad date"),
         ({"status": "error", "message": "first", "error": "second"}, "first"),
+        ({"status": "error", "error": "second", "msg": "third"}, "second"),
+        ({"status": "error", "msg": "third", "details": "fourth"}, "third"),
+        # An expiry is a token's: anything else that expires, or a token that does not, is no reason to refresh.
+        ({"status": "fail", "message": "Session expired"}, "Session expired"),
+        ({"status": "fail", "message": "token quota reached"}, "token quota reached"),
         ({"status": "error", "detail": {"message": "nested"}}, "nested"),  # the generic reading
         ({"status": "fail"}, "fail"),
         ({"status": False}, "request failed"),
     ],
 )
 async def test_in_body_error_messages(body: dict[str, Any], message: str) -> None:
+    requests = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal requests
+        requests += 1
+        return httpx.Response(200, json=body)
+
     with pytest.raises(BadRequest) as info:
-        await pages(make("cloudagent", reply(body), SECRETS, user_name="acme"))
-    assert info.value.message == message
+        await pages(make("cloudagent", handler, SECRETS, user_name="acme"))
+    assert type(info.value) is BadRequest and info.value.message == message
+    assert (info.value.provider, requests) == ("cloudagent", 1)  # the token request, refused: no refresh
 
 
 @pytest.mark.parametrize("status", ["success", True, "true", "ok", None])
@@ -377,8 +390,9 @@ async def test_a_token_that_expires_twice_is_an_auth_error() -> None:
             return httpx.Response(200, json={"token": f"tok-{len(requests)}"})
         return httpx.Response(200, json={"status": "fail", "message": "token expired"})
 
-    with pytest.raises(AuthError, match="token expired"):
+    with pytest.raises(AuthError) as info:
         await pages(make("cloudagent", handler, SECRETS, user_name="acme"))
+    assert str(info.value) == "cloudagent: auth failed (HTTP 200): token expired"
     assert requests == ["generateToken", "fetchCdrByPagination", "generateToken", "fetchCdrByPagination"]
 
 
@@ -396,8 +410,9 @@ async def test_a_token_that_expires_twice_is_an_auth_error() -> None:
     ],
 )
 async def test_a_token_response_without_a_usable_token(body: dict[str, Any]) -> None:
-    with pytest.raises(BadResponse, match="token response has no token"):
+    with pytest.raises(BadResponse) as info:
         await pages(make("cloudagent", reply(body), SECRETS, user_name="acme"))
+    assert str(info.value) == "cloudagent: bad response: token response has no token"
 
 
 async def test_a_token_callmon_already_masks_is_still_sent_as_it_came() -> None:
@@ -520,8 +535,9 @@ async def test_get_call_looks_up_the_ucid_in_any_campaign() -> None:
         "userName": "acme",
         "ucid": "77",
     }
-    with pytest.raises(NotFoundYet, match="no CDR for UCID none yet"):
+    with pytest.raises(NotFoundYet) as info:
         await adapter.get_call("none")
+    assert str(info.value) == "cloudagent: not found: no CDR for UCID none yet"
 
 
 async def test_campaign_dial_status_is_asked_with_the_callback() -> None:
@@ -598,3 +614,58 @@ def test_the_call_and_the_key_helper() -> None:
     assert cloudagent._key(" User_Disconnected! ") == "userdisconnected"
     assert cloudagent._key(None) == ""
     assert isinstance(cloudagent.normalize({"UCID": "1"}), Call)
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"token": ["x"]}, "token: expected a JSON object, got a list"),
+        ({"cdr": ["x"]}, "CDR page: expected a JSON object, got a list"),
+        ({"cdr": {"status": "success", "details": "none"}}, "CDR details: expected a list, got a string"),
+    ],
+)
+async def test_answers_of_the_wrong_shape(answers: dict[str, Any], message: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/generateToken"):
+            return httpx.Response(200, json=answers.get("token", {"token": "token-1"}))
+        return httpx.Response(200, json=answers.get("cdr", {"status": "success", "details": []}))
+
+    with pytest.raises(BadResponse) as info:
+        await pages(make("cloudagent", handler, SECRETS, user_name="acme"))
+    assert info.value.message == message
+    with pytest.raises(BadResponse) as info:
+        await make("cloudagent", handler, SECRETS, user_name="acme").get_call("1")
+    assert info.value.message == message
+    with pytest.raises(BadResponse, match="dial status: expected a JSON object, got a list"):
+        await make("cloudagent", reply(["x"]), SECRETS, user_name="acme", campaign="R").request_push(
+            "https://me"
+        )
+
+
+async def test_the_engines_clock_gate_and_zone_reach_the_adapter() -> None:
+    kinds: list[str] = []
+    bodies: list[Any] = []
+
+    async def gate(kind: str) -> None:
+        kinds.append(kind)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/generateToken"):
+            return httpx.Response(200, json={"token": "token-1"})
+        bodies.append(body_of(request))
+        return httpx.Response(
+            200, json={"status": "success", "details": [{"UCID": "1", "StartTime": "2026-01-06 10:00:00"}]}
+        )
+
+    evening = datetime(2026, 1, 5, 20, 0, tzinfo=UTC).timestamp()  # 01:30 on the 6th in Kolkata
+    for zone, day, started in (
+        ("Asia/Kolkata", "2026-01-06", "2026-01-06T04:30:00Z"),
+        ("UTC", "2026-01-05", "2026-01-06T10:00:00Z"),
+    ):
+        source = Source(name="ca", provider="cloudagent", options={"user_name": "acme", "timezone": zone})
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        adapter = cloudagent.CloudAgentAdapter(source, SECRETS, client, gate=gate, now=lambda: evening)
+        (calls,) = await pages(adapter)
+        assert bodies[-1]["fromDate"] == f"{day} 00:00:00"
+        assert (calls[0].source, calls[0].record()["started_at"]) == ("ca", started)
+    assert kinds == ["token", "cdr", "token", "cdr"]
