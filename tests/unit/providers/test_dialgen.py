@@ -11,7 +11,7 @@ import pytest
 
 from callmon.model import Call, Status
 from callmon.providers import dialgen
-from callmon.providers.errors import AuthError, NotFoundYet
+from callmon.providers.errors import AuthError, BadResponse, NotFoundYet
 from tests.unit.providers.scripted import make, pages
 
 S = Status
@@ -268,3 +268,52 @@ async def test_the_detail_is_the_persistent_record_with_its_transcript() -> None
 async def test_the_key_is_needed() -> None:
     with pytest.raises(AuthError, match="no api_key"):
         await pages(make("dialgen", lambda r: httpx.Response(200, json={}), {}, batches=["b"]))
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"batch": ["x"]}, "batch status: expected a JSON object, got a list"),
+        ({"batch": {"calls": {"callId": "a"}}}, "batch status calls: expected a list, got an object"),
+    ],
+)
+async def test_batch_answers_of_the_wrong_shape(answers: dict[str, Any], message: str) -> None:
+    adapter = make(
+        "dialgen", lambda r: httpx.Response(200, json=answers["batch"]), {"api_key": "k"}, batches=["b"]
+    )
+    with pytest.raises(BadResponse) as info:
+        await pages(adapter)
+    assert info.value.message == message
+
+
+async def test_single_answers_of_the_wrong_shape() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("status/call"):
+            return httpx.Response(200, json=["x"])
+        return httpx.Response(200, json="x")
+
+    adapter = make("dialgen", handler, {"api_key": "k"}, call_ids=["c"])
+    with pytest.raises(BadResponse) as info:
+        await adapter.get_call("c")
+    assert info.value.message == "call status: expected a JSON object, got a list"
+    with pytest.raises(BadResponse) as info:
+        await adapter.get_detail(Call("s", "dialgen", "c", S.COMPLETED))
+    assert info.value.message == "check-status: expected a JSON object, got a string"
+
+
+async def test_records_are_read_for_the_source_and_errors_name_the_provider() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("status/batch"):
+            return httpx.Response(200, json={"calls": [{"callId": "a"}]})
+        if request.url.path.endswith("status/call"):
+            if request.url.params["callId"] == "gone":
+                return httpx.Response(404, json={})
+            return httpx.Response(200, json={"callId": "c", "status": "ONGOING"})
+        return httpx.Response(200, json={"success": False})
+
+    adapter = make("dialgen", handler, {"api_key": "k"}, batches=["b"])
+    ((batch_call,),) = await pages(adapter)
+    assert (batch_call.source, (await adapter.get_call("c")).source) == ("s", "s")
+    with pytest.raises(NotFoundYet) as info:
+        await adapter.get_call("gone")
+    assert str(info.value) == "dialgen: not found: call gone not found"

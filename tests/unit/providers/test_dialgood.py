@@ -343,3 +343,32 @@ async def test_the_detail_of_an_ended_call_has_its_last_transcript() -> None:
 async def test_the_token_is_needed() -> None:
     with pytest.raises(AuthError, match="no api_token"):
         await make("dialgood", script(None, None, []), {}, campaigns=["c"]).get_call("c")
+
+
+async def test_request_kinds_the_source_and_the_provider_in_errors() -> None:
+    kinds: list[str] = []
+
+    async def gate(kind: str) -> None:
+        kinds.append(kind)
+
+    seen: list[str] = []
+    adapter = make(
+        "dialgood",
+        script({"rawStatus": "success"}, {"status": "available"}, seen),
+        {"api_token": "tok"},
+        campaigns=["c"],
+    )
+    adapter.gate = gate
+    detail = await adapter.get_detail(Call("s", "dialgood", "c", S.COMPLETED))
+    assert kinds == ["cdr", "transcript"]  # the CDR, then the last transcript
+    assert detail.source == "s"
+    adapter = make(
+        "dialgood", script(None, {"status": "pending"}, seen), {"api_token": "tok"}, campaigns=["c"]
+    )
+    adapter.gate = gate
+    kinds.clear()
+    assert (await adapter.get_call("c")).source == "s"
+    assert kinds == ["cdr", "transcript"]
+    with pytest.raises(BadResponse) as info:
+        await make("dialgood", script(["x"], None, seen), {"api_token": "tok"}, campaigns=["c"]).get_call("c")
+    assert str(info.value) == "dialgood: bad response: CDR: expected a JSON object, got a list"
