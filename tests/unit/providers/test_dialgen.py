@@ -214,12 +214,15 @@ async def test_get_call_falls_back_past_the_live_cache() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         call_id = request.url.params["callId"]
         asked.append(f"{request.url.path.removeprefix('/base/api/v1/')} {call_id}")
+        assert request.method == "GET"
         if request.url.path == "/base/api/v1/status/call":
             if call_id == "live":
                 return httpx.Response(200, json={"callId": "live", "status": "ONGOING"})
             return httpx.Response(404, json={"error": "NOT_FOUND", "message": "Call not found"})
         if call_id == "gone":
             return httpx.Response(200, json={"success": False, "message": "No such call"})
+        if call_id == "refused":  # what data an unsuccessful answer carries is not the call
+            return httpx.Response(200, json={"success": False, "message": "Refused", "data": {"id": "refused"}})
         if call_id == "empty":
             return httpx.Response(200, json={"success": True, "data": None})
         return httpx.Response(200, json={"success": True, "data": {"id": call_id, "status": "COMPLETED"}})
@@ -237,6 +240,8 @@ async def test_get_call_falls_back_past_the_live_cache() -> None:
     assert asked[1:] == ["status/call old", "call/check-status old"]
     with pytest.raises(NotFoundYet, match="No such call"):
         await adapter.get_call("gone")
+    with pytest.raises(NotFoundYet, match="Refused"):
+        await adapter.get_call("refused")
     with pytest.raises(NotFoundYet, match="call empty not found"):
         await adapter.get_call("empty")
     assert set(kinds) == {"call"}
