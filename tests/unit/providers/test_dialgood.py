@@ -224,6 +224,7 @@ def test_transcript_from_entries() -> None:
     raw = {
         "entries": [
             {"role": "agent", "text": "Hello"},
+            "not an entry",
             {"speaker": "User", "content": "Hi"},
             {"from": "Agent", "message": "How are you?"},
             {"transcript": "fine"},
@@ -270,6 +271,7 @@ def test_a_cdr_carries_its_transcript_too() -> None:
 def script(cdr: Any, live: Any, seen: list[str]) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["api_token"] == "tok" and "tok" not in str(request.url)
+        assert request.method == "GET"
         path = request.url.raw_path.decode()
         seen.append(path)
         body = cdr if "/cdr/" in path else live
@@ -372,3 +374,21 @@ async def test_request_kinds_the_source_and_the_provider_in_errors() -> None:
     with pytest.raises(BadResponse) as info:
         await make("dialgood", script(["x"], None, seen), {"api_token": "tok"}, campaigns=["c"]).get_call("c")
     assert str(info.value) == "dialgood: bad response: CDR: expected a JSON object, got a list"
+
+
+async def test_the_detail_asks_for_the_transcript_of_the_call_it_was_given() -> None:
+    seen: list[str] = []
+    adapter = make(
+        "dialgood",
+        script({"rawStatus": "success"}, {"status": "available", "transcript": "Agent: x"}, seen),
+        {"api_token": "tok"},
+        campaigns=["c/1"],
+    )
+    await adapter.get_detail(Call("s", "dialgood", "c/1", S.COMPLETED))
+    assert seen == ["/base/external/v1/cdr/c%2F1", "/base/external/v1/live-transcript/c%2F1"]
+    adapter = make(
+        "dialgood", script({"rawStatus": "success"}, ["x"], []), {"api_token": "tok"}, campaigns=["c"]
+    )
+    with pytest.raises(BadResponse) as info:
+        await adapter.get_detail(Call("s", "dialgood", "c", S.COMPLETED))
+    assert info.value.message == "live transcript: expected a JSON object, got a list"
