@@ -137,7 +137,7 @@ class Adapter(abc.ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("provider")
-        if isinstance(name, str) and not getattr(cls, "__abstractmethods__", None):
+        if isinstance(name, str) and not _abstract(cls):
             ADAPTERS[name] = cls
 
     def __init__(
@@ -432,6 +432,14 @@ class Scan:
             adapter.cut_short = f"scan stopped at {self.pages} pages (max_pages)"
             return False
         return True
+
+
+def _abstract(cls: type) -> bool:
+    """Whether a class being created has abstract methods. Its own `__abstractmethods__` is set by ABCMeta only
+    after `__init_subclass__` has run, so this asks what ABCMeta will: does it declare one, or leave one it
+    inherits abstract."""
+    names = set(vars(cls)).union(*(getattr(base, "__abstractmethods__", ()) for base in cls.__mro__[1:]))
+    return any(getattr(getattr(cls, name, None), "__isabstractmethod__", False) for name in names)
 
 
 def rows_of(payload: Any) -> list[Mapping[str, Any]]:

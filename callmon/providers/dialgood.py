@@ -37,6 +37,12 @@ def _map_status(value: str | None) -> Status:
     return Status.FAILED
 
 
+def _top_or_data(raw: Mapping[str, Any], data: Mapping[str, Any], name: str) -> Any:
+    """A CDR field, else its copy under `data`; a 0 is a value (a call never answered bills 0 seconds)."""
+    value = parse.first(raw, name)
+    return data.get(name) if value is None else value
+
+
 def parse_transcript(raw: Mapping[str, Any]) -> tuple[TranscriptLine, ...]:
     entries = raw.get("entries")
     if isinstance(entries, list) and entries:
@@ -97,8 +103,8 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER) -> Call:
     sip_reason = parse.text(raw.get("sip_reason"))
     if sip_status in _SIP_REFINE and status is not Status.COMPLETED:
         status = _SIP_REFINE[sip_status]
-    duration = parse.seconds(parse.first(raw, "callDuration") or data.get("callDuration"))
-    billable = parse.seconds(parse.first(raw, "actualDuration") or data.get("actualDuration"))
+    duration = parse.seconds(_top_or_data(raw, data, "callDuration"))
+    billable = parse.seconds(_top_or_data(raw, data, "actualDuration"))
     ended = parse.timestamp(raw.get("timestamp"))
     # Dialgood reports only the end time; start and answer follow from the two durations it gives.
     started = ended - timedelta(seconds=duration) if ended and duration is not None else None

@@ -96,8 +96,9 @@ def normalize(raw: Mapping[str, Any], source: str = PROVIDER, tz: tzinfo | None 
         started_at=dialed,
         answered_at=answered,
         ended_at=ended,
-        # DUR is dialling to hang-up for every provider; Velip's own `dur` is talk time, as is `cdr_sec`.
-        duration_s=parse.between(dialed, ended) if dialed and ended else parse.seconds(raw.get("dur")),
+        # DUR is dialling to hang-up for every provider; Velip's own `dur` is talk time, as is `cdr_sec`, so
+        # without both times there is no duration (a live record's `dur` of 0 is not one).
+        duration_s=parse.between(dialed, ended) if dialed and ended else None,
         billable_s=parse.seconds(raw.get("cdr_sec"))
         if raw.get("cdr_sec") not in (None, "")
         else parse.seconds(raw.get("dur")),
