@@ -23,12 +23,12 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import platformdirs
 
@@ -38,6 +38,7 @@ from callmon.model import Call, Status, TranscriptLine, from_storage, trusted
 from callmon.pools import shared
 from callmon.query import Query
 from callmon.store import CallStore, Change
+from callmon.text import clean, cut
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -88,9 +89,14 @@ _COLUMNS = (
 )
 _INSERT = f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' * 25)})"
 _SELECT = f"SELECT {_COLUMNS} FROM calls"
+# Reads of the newest calls walk this index. Without statistics, SQLite's planner prefers the primary key for
+# `source IN (...)` (every row, when every source is asked for), then sorts them all for the newest few.
+_BY_FIRST_SEEN = " INDEXED BY calls_first_seen"
 BATCH = 10_000  # rows read back per step while the monitor runs
 PRUNE_BATCH = 5_000  # rows deleted per transaction, so a prune never holds the file for long
 _STATUS = {status.value: status for status in Status}
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class HistoryError(Exception):
@@ -128,6 +134,17 @@ class History:
         self._words: dict[str, set[str]] = {}
         self._open_fields: set[str] = set()
 
+    def _submit(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """fn on the history's thread, a damaged file's error as a HistoryError saying where and why."""
+
+        def guarded() -> R:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                raise HistoryError(f"history {self.path}: {_why(exc)}") from None
+
+        return self._executor.submit(guarded)
+
     # -- opening ----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
@@ -150,7 +167,9 @@ class History:
                 db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA quick_check").fetchone()
+            # Reads the schema only: a file that is not a database fails here. (A check of every page would
+            # take as long as reading the whole file, at start-up.) Damage further in fails the read that meets it.
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             self._db = db
             if not self.read_only:
                 old = "events" in self._tables() and "meta" not in self._tables()
@@ -284,7 +303,7 @@ class History:
         return self._db is not None
 
     def stats(self) -> Stats:
-        return self._executor.submit(self._stats).result()
+        return self._submit(self._stats).result()
 
     def _stats(self) -> Stats:
         assert self._db is not None
@@ -300,26 +319,26 @@ class History:
         return self.count_future(sources, since=since).result()
 
     def count_future(self, sources: Iterable[str] | None = None, *, since: float = -math.inf) -> Future[int]:
-        return self._executor.submit(self._count, _names(sources), since)
+        return self._submit(self._count, _names(sources), since)
 
     def _count(self, sources: tuple[str, ...] | None, since: float = -math.inf) -> int:
         assert self._db is not None
         where, args = _where(sources, "first_seen >= ?" if since > -math.inf else None)
         if since > -math.inf:
             args = (*args, since)
-        return int(self._db.execute(f"SELECT count(*) FROM calls{where}", args).fetchone()[0])
+        return int(self._db.execute(f"SELECT count(*) FROM calls{_BY_FIRST_SEEN}{where}", args).fetchone()[0])
 
     def newest(
         self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
         """Up to `limit` calls first seen since `since`, newest first (blocking: use `read` in a loop)."""
-        return self._executor.submit(self._newest, limit, _names(sources), None, since).result()
+        return self._submit(self._newest, limit, _names(sources), None, since).result()
 
     async def read(
         self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
         return await asyncio.wrap_future(
-            self._executor.submit(self._newest, limit, _names(sources), None, since)
+            self._submit(self._newest, limit, _names(sources), None, since)
         )
 
     def _newest(
@@ -336,7 +355,7 @@ class History:
             clauses.append("first_seen >= ?")
             args.append(since)
         where, source_args = _where(sources, " AND ".join(clauses) or None)
-        query = f"{_SELECT}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
+        query = f"{_SELECT}{_BY_FIRST_SEEN}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
         calls = []
         for row in self._db.execute(query, (*source_args, *args, limit)):
             try:
@@ -360,13 +379,13 @@ class History:
         after: Cursor | None = None
         left = sys.maxsize if limit is None else limit - start
         if start:
-            first = await asyncio.wrap_future(self._executor.submit(self._newest, start, names, None, since))
+            first = await asyncio.wrap_future(self._submit(self._newest, start, names, None, since))
             if not first:
                 return
             after = _cursor(first[-1])
         while left > 0:
             size = min(batch, left)
-            calls = await asyncio.wrap_future(self._executor.submit(self._newest, size, names, after, since))
+            calls = await asyncio.wrap_future(self._submit(self._newest, size, names, after, since))
             if not calls:
                 return
             yield calls
@@ -388,7 +407,7 @@ class History:
         at most `limit`; read on the history thread, with the database's indexes where the filter allows."""
         at = time.time() if now is None else now
         return await asyncio.wrap_future(
-            self._executor.submit(self._search, query, _names(sources), before, limit, at)
+            self._submit(self._search, query, _names(sources), before, limit, at)
         )
 
     def _search(
@@ -582,7 +601,7 @@ class History:
     def prune_now(self) -> int:
         """Delete the calls past retention_days now (blocking); how many went."""
         total = 0
-        while (deleted := self._executor.submit(self._prune_batch).result()) > 0:
+        while (deleted := self._submit(self._prune_batch).result()) > 0:
             total += deleted
         self.pruned += total
         return total
@@ -590,7 +609,7 @@ class History:
     async def prune(self) -> int:
         """prune_now off the event loop, a bounded batch per transaction: writes go on between batches."""
         total = 0
-        while (deleted := await asyncio.wrap_future(self._executor.submit(self._prune_batch))) > 0:
+        while (deleted := await asyncio.wrap_future(self._submit(self._prune_batch))) > 0:
             total += deleted
         self.pruned += total
         return total
@@ -663,6 +682,6 @@ def _why(exc: sqlite3.DatabaseError) -> str:
     text = str(exc)
     if "locked" in text:
         return "the database is locked by another process"
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
+    if any(sign in text for sign in ("not a database", "malformed", "corrupt", "decode")):
         return "the file is not a readable database (corrupt?)"
-    return text
+    return cut(clean(text), 200)  # SQLite's message can quote what it read: one bounded, printable line

@@ -224,3 +224,57 @@ async def test_the_monitor_finds_last_weeks_campaign_in_history(tmp_path: Path) 
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert not any(k[1].startswith("old-") for k in app.monitor.view.calls)
+
+
+def test_the_newest_calls_are_read_by_their_index_not_by_a_scan(history: tuple[History, list[Call]]) -> None:
+    """Reading back the newest calls must not walk every row (at 7M rows a scan took 7 s a read)."""
+    import sqlite3
+
+    h, _calls = history
+    db = sqlite3.connect(h.path)
+    try:
+        names = tuple(SOURCES)
+        marks = ", ".join("?" * len(names))
+        for sql, args in (
+            (f"SELECT count(*) FROM calls INDEXED BY calls_first_seen WHERE source IN ({marks}) AND first_seen >= ?",
+             (*names, 0.0)),
+            (f"SELECT * FROM calls INDEXED BY calls_first_seen WHERE source IN ({marks}) "
+             "ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT 5", names),
+        ):  # fmt: skip
+            plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, args))
+            assert "calls_first_seen" in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        db.close()
+    # The same statements as History runs them: its reads name the index.
+    source = Path(__file__).parents[2].joinpath("callmon", "history.py").read_text()
+    assert source.count("{_BY_FIRST_SEEN}") == 2
+
+
+def test_a_file_damaged_past_its_schema_opens_and_its_reads_say_so(tmp_path: Path) -> None:
+    from callmon.history import HistoryError
+    from callmon.store import Change
+
+    path = tmp_path / "history.sqlite3"
+    h = History(path, retention_days=36500)
+    h.open()
+    calls = old_calls(3000)
+    asyncio.run(h.write([Change(c.key, c, None, "new", "poll") for c in calls]))
+    h.close()
+    data = bytearray(path.read_bytes())
+    half = len(data) // 2 // 4096 * 4096
+    data[half:] = b"\xa5" * (len(data) - half)  # the schema survives (page 1), the newer rows do not
+    path.write_bytes(bytes(data))
+    damaged = History(path, retention_days=36500)
+    try:
+        try:
+            damaged.open()  # cheap: the schema only (start-up must not read a 5 GB file through)
+            with pytest.raises(HistoryError) as info:
+                damaged.newest(5000)
+            with pytest.raises(HistoryError):
+                damaged.count()
+        except HistoryError as exc:  # what it met when opening was damaged: as good, if it says so
+            info = pytest.ExceptionInfo.from_exception(exc)
+        line = str(info.value)
+        assert line.startswith(f"history {path}: ") and line.isprintable() and len(line) < 400, line
+    finally:
+        damaged.close()
