@@ -51,8 +51,12 @@ def _payloads(plan: CallPlan, t: float, clock: Clock) -> Iterator[tuple[str, dic
         yield provider, sim_vobiz.queued(plan, clock) if t < plan.dialed else sim_vobiz.live(plan, t, clock)
 
 
+# One name per source, as the engine has: each adapter reads every record with its Source's one name string.
+SOURCE_NAMES = {p: f"acme-{p}" for p in ("dialgood", "dialgen", "cloudagent", "velip", "vobiz")}
+
+
 def normalize(provider: str, raw: dict[str, Any]) -> Call:
-    source = f"acme-{provider}"
+    source = SOURCE_NAMES[provider]
     if provider == "dialgood":
         return dialgood.normalize(raw, source)
     if provider == "dialgen":
