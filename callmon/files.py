@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -22,19 +23,20 @@ def private_dir(path: Path) -> None:
         raise FileError(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
-def write_private(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` atomically, readable by the user only."""
+def write_private(path: Path, data: bytes | str | Iterable[str]) -> None:
+    """Write `data` (or its pieces, in turn) to `path` atomically, readable by the user only."""
     private_dir(path.parent)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    pieces: Iterable[bytes | str] = [data] if isinstance(data, (bytes, str)) else data
     fd = -1
     temp = ""
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o600)
-        view = memoryview(raw)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for piece in pieces:
+            view = memoryview(piece.encode("utf-8") if isinstance(piece, str) else piece)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         os.fsync(fd)
         os.close(fd)
         fd = -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,6 +117,36 @@ def json_line(call: Call, *, raw: bool = False) -> str:
 def render(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> str:
     """The calls in a format, with any secret callmon knows masked (a payload may echo a key)."""
     return _masked(_render(calls, fmt, raw=raw), fmt)
+
+
+EXPORT_SLICE = 1_000  # calls rendered per chunk: no single step holds the interpreter for long
+
+
+def render_chunks(calls: Sequence[Call], fmt: str, *, raw: bool = False) -> Iterator[str]:
+    """`render`'s text in pieces of EXPORT_SLICE calls (joined, the same text): an export of 100k calls
+    on a thread then never holds the interpreter, and with it the event loop, for one long C call (a
+    whole-file join, mask or encode)."""
+    if fmt == "table" or not calls:
+        yield render(calls, fmt, raw=raw)
+        return
+    slices = [calls[i : i + EXPORT_SLICE] for i in range(0, len(calls), EXPORT_SLICE)]
+    if fmt == "json":
+        yield "[\n"
+        for n, part in enumerate(slices):
+            # Each record as json.dumps(list, indent=2) would write it: indented one level (JSON strings
+            # hold no raw newline), records separated by ",\n".
+            text = ",\n".join("  " + _dumps(_record(c, raw), indent=2).replace("\n", "\n  ") for c in part)
+            yield text if n == 0 else ",\n" + text
+        yield "\n]\n"
+    elif fmt == "ndjson":
+        for part in slices:
+            yield "".join(json_line(c, raw=raw) + "\n" for c in part)
+    elif fmt == "csv":
+        yield scrub(csv_text([]))
+        for part in slices:
+            yield scrub(csv_text(part).split("\n", 1)[1])
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
 
 
 def _masked(text: str, fmt: str) -> str:

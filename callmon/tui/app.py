@@ -323,7 +323,7 @@ class CallmonApp(App[int]):
         def write() -> None:
             try:
                 # Exports hold phone numbers: readable by the user only.
-                write_private(path, output.render(calls, fmt))
+                write_private(path, output.render_chunks(calls, fmt))
             except FileError as exc:
                 self.post_message(Notice(f"export failed: {exc}"))
                 return

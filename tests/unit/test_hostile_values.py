@@ -234,3 +234,26 @@ def test_a_secret_spelled_by_a_json_escape_is_masked_and_the_json_stays_valid(fm
         assert record["reason"] == record["raw"]["note"] == "••••" and record["call_id"] == "u1"
     finally:
         redact.forget_all()
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "table"])
+@pytest.mark.parametrize("count", [0, 1, 3, 7])
+def test_an_export_in_pieces_is_the_same_text(
+    fmt: str, count: int, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export is written a slice of calls at a time; joined, the pieces are what one render writes, secrets
+    masked and hostile values made safe the same."""
+    monkeypatch.setattr(output, "EXPORT_SLICE", 2)  # slices of 2: one, several, and a last short one
+    calls = [
+        Call(
+            source="s", provider="vobiz", call_id=f"c{i}", status=Status.COMPLETED, to=f"+9198{i}{secret}",
+            campaign="Renew, \"spring\"", reason="line\nbreak",
+            raw={"cost": math.nan, "echo": secret, "deep": {"k": [1, "\ud800"]}},
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    joined = "".join(output.render_chunks(calls, fmt))
+    assert joined == output.render(calls, fmt)
+    assert secret not in joined
+    if fmt == "json":
+        assert len(json.loads(joined)) == count
