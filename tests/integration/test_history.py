@@ -215,3 +215,72 @@ async def test_a_running_session_takes_in_the_rest_of_history_newest_first(tmp_p
     assert [e.status for e in fresh.timeline(("a", "c00000"))] == [
         Status.RINGING, Status.IN_PROGRESS, Status.COMPLETED,
     ], "the file kept the earlier changes too"  # fmt: skip
+
+
+_LOADER = r"""
+import asyncio, sys
+from pathlib import Path
+from callmon import history as history_module, runtime
+from callmon.providers import Source
+from callmon.runtime import live_session
+
+# Many small batches, so that a kill lands in the middle of the load.
+history_module.History.stream.__kwdefaults__["batch"] = 500
+runtime.FIRST_SCREENS = 100
+
+async def main() -> None:
+    dead = Source("a", "vobiz", {"auth_id": "MA_X"}, base_url="http://127.0.0.1:9")
+    async with live_session([(dead, {"auth_token": "t"})], history_path=Path(sys.argv[1])) as session:
+        while session.loading.done < 1_000:
+            await asyncio.sleep(0)
+        print("loading", session.loading.done, session.loading.total, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def test_kill_9_during_the_background_load_loses_nothing(tmp_path: Path) -> None:
+    """The rest of history is read back while the monitor runs; a process killed with -9 in the middle of it
+    leaves the file whole: every call and every status change, readable by the next start."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "h.sqlite3"
+    store = CallStore(clock=_ticking(1000.0))
+    for i in range(6_000):
+        store.apply(Call("a", "vobiz", f"c{i:05d}", Status.RINGING))
+        store.apply(Call("a", "vobiz", f"c{i:05d}", Status.COMPLETED if i % 2 else Status.IN_PROGRESS))
+    history = History(path)
+    history.open()
+    asyncio.run(history.write(store.take()))
+    history.close()
+    before = {k: [e.status for e in store.timeline(k)] for k in store.calls}
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _LOADER, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.startswith("loading"), child.stderr.read() if child.stderr else line
+        done, total = map(int, line.split()[1:])
+        assert 1_000 <= done < total == 6_000, "killed in the middle of the load"
+        child.kill()  # SIGKILL: no cleanup of any kind
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    again = History(path)
+    again.open()
+    try:
+        assert not again.read_only, "the dead process's writer lock went with it"
+        fresh = CallStore()
+        assert again.load_into(fresh) == 6_000
+        assert {k: [e.status for e in fresh.timeline(k)] for k in fresh.calls} == before
+    finally:
+        again.close()
