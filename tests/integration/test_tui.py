@@ -452,3 +452,52 @@ async def test_a_batch_redraws_the_changed_cells_of_its_visible_rows_only() -> N
                 for row in on_screen
                 for span in ((row, 0, GUTTER), (row, reason.x, reason.width))
             )
+
+
+async def test_a_new_status_redraws_its_own_cell_not_the_whole_row() -> None:
+    """The status colours only its own cell: a status change redraws the gutter, STATUS and the cells whose
+    text changed (DUR here), not the row end to end (that doubled the bytes a visible change cost)."""
+    from callmon.tui.table import GUTTER
+
+    view = CallView(_ended_calls(10), sort="id", reverse=False)
+    app = _TableApp(view)
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(CallTable)
+        await pilot.pause()
+        place = {p.column.name: p for p in table.placed}
+        redrawn: list[tuple[int, int, int]] = []
+        table._refresh_spans = redrawn.extend  # type: ignore[method-assign,assignment]
+        key = view.key_at(3)
+        old = view.calls[key]
+        table.rows_changed(view.apply([_replaced(view, old.with_changes(status=Status.BUSY,
+                                                                         duration_s=90))]))  # fmt: skip
+        assert sorted(redrawn) == sorted(
+            [(3, 0, GUTTER), (3, place["status"].x, place["status"].width), (3, place["dur"].x, place["dur"].width)]
+        )
+        await pilot.pause()
+        assert "busy" in table.render_line(3).text
+
+
+def test_a_partial_frame_writes_each_span_from_its_own_start() -> None:
+    """Textual writes a dirty span from its widget's left edge; the app's frames start where the span does, and
+    never inside a wide character."""
+    import io
+
+    from rich.console import Console
+    from rich.segment import Segment
+    from textual._compositor import ChopsUpdate
+    from textual.strip import Strip
+
+    from callmon.tui.chops import SpanUpdate, char_end, char_start
+
+    line = Strip([Segment("ab"), Segment("日本"), Segment("cdefgh")])  # cells: a b 日日 本本 c d e f g h
+    assert [char_start(line, cut) for cut in range(8)] == [0, 1, 2, 2, 4, 4, 6, 7]
+    assert [char_end(line, cut) for cut in range(8)] == [0, 1, 2, 4, 4, 6, 6, 7]
+    console = Console(file=io.StringIO(), width=20, color_system=None, force_terminal=True)
+    chops = [{0: line}]
+    update = ChopsUpdate(chops, [(0, 7, 9), (0, 3, 5)], [[12]])
+    text = SpanUpdate.of(update).render_segments(console)
+    # Cursor to (x+1, y+1), then only the cells of each span: 7-8, then 3-4 widened to 2-5 (日 and 本 whole).
+    assert text == "\x1b[1;8Hde\x1b[1;3H日本"
+    # What Textual 8 writes: each span from the line's start, and half of 本 as a space.
+    assert update.render_segments(console) == "\x1b[1;1Hab日本cde\x1b[1;1Hab日 "
