@@ -501,3 +501,30 @@ def test_a_partial_frame_writes_each_span_from_its_own_start() -> None:
     assert text == "\x1b[1;8Hde\x1b[1;3H日本"
     # What Textual 8 writes: each span from the line's start, and half of 本 as a space.
     assert update.render_segments(console) == "\x1b[1;1Hab日本cde\x1b[1;1Hab日 "
+
+
+async def test_the_header_redraws_only_the_line_that_reads_differently() -> None:
+    """The counts move each second under load; the sources line under them is not rewritten for that."""
+    from collections import Counter
+
+    from callmon.tui.widgets import ViewState
+
+    class BarApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield HealthBar(id="health")
+
+    app = BarApp()
+    async with app.run_test(size=(120, 4)) as pilot:
+        bar = app.query_one(HealthBar)
+        bar.show(ViewState(3, 3, Counter({Status.COMPLETED: 3})), [], zone="UTC")
+        await pilot.pause()
+        refreshed: list[tuple[Region, ...]] = []
+        refresh = bar.refresh
+        bar.refresh = lambda *regions, **kw: refreshed.append(regions) or refresh(*regions, **kw)  # type: ignore[method-assign,func-returns-value]
+        bar.show(ViewState(3, 3, Counter({Status.COMPLETED: 3})), [], zone="UTC")
+        assert refreshed == [], "nothing reads differently: nothing is redrawn"
+        bar.show(ViewState(4, 4, Counter({Status.COMPLETED: 3, Status.BUSY: 1})), [], zone="UTC")
+        assert [{r.y for r in regions} for regions in refreshed] == [{0}]
+        await pilot.pause()
+        assert text_of(bar).splitlines()[0].strip().startswith("4 shown of 4")
+        assert "no sources yet" in text_of(bar).splitlines()[1]
