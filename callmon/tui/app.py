@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import RenderableType
 from rich.text import Text
+from textual._compositor import ChopsUpdate
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -30,6 +32,7 @@ from callmon.files import FileError, write_private
 from callmon.model import Call
 from callmon.runtime import Session
 from callmon.store import Change, Key
+from callmon.tui.chops import SpanUpdate
 from callmon.tui.detail import DetailScreen
 from callmon.tui.monitor import MonitorScreen, Settings
 from callmon.tui.panels import HealthScreen
@@ -101,6 +104,13 @@ class CallmonApp(App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         return self.monitor
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        # A partial frame writes each changed span from its own start, not from its widget's left edge (see
+        # callmon/tui/chops.py): a changed cell costs its own bytes wherever its column is.
+        if type(renderable) is ChopsUpdate:
+            renderable = SpanUpdate.of(renderable)
+        super()._display(screen, renderable)
 
     @property
     def view(self) -> Any:

@@ -14,6 +14,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Input, Static
 
@@ -109,6 +110,7 @@ class HealthBar(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self._shown: tuple[object, ...] | None = None
+        self._text = Text()
 
     def show(
         self,
@@ -149,12 +151,21 @@ class HealthBar(Static):
             second.append(f" · hooks {receiver}", Style(dim=True))
         if tail and second.cell_len + len(tail) <= width:
             second.append(tail, Style(dim=True))
-        text = Text("\n").join([_fit(first, width), second])
-        fingerprint = (text.plain, tuple((s.start, s.end, str(s.style)) for s in text.spans))
-        if fingerprint != self._shown:
-            # Redrawn only when it reads differently: an idle monitor writes nothing to the terminal.
-            self._shown = fingerprint
-            self.update(text, layout=False)  # fixed height: a layout pass would repaint the table's scrollbar
+        lines = (_fit(first, width), second)
+        shown = tuple((line.plain, tuple((s.start, s.end, str(s.style)) for s in line.spans)) for line in lines)
+        if shown != self._shown:
+            # Redrawn only where it reads differently: an idle monitor writes nothing to the terminal, and
+            # counts that move each second under load do not rewrite the sources line under them. No layout
+            # pass: the height is fixed, and one would repaint the table's scrollbar.
+            before, self._shown = self._shown, shown
+            self._text = Text("\n").join(lines)
+            if before is None or len(before) != len(shown):
+                self.refresh()
+            else:
+                self.refresh(*(Region(0, y, self.size.width, 1) for y, line in enumerate(shown) if line != before[y]))
+
+    def render(self) -> Text:
+        return self._text
 
     def _sources_line(self, health: Sequence[SourceHealth], now: float, *, compact: bool) -> Text:
         """Every source with its state; compact: a count of healthy ones, then only those needing attention."""

@@ -452,3 +452,79 @@ async def test_a_batch_redraws_the_changed_cells_of_its_visible_rows_only() -> N
                 for row in on_screen
                 for span in ((row, 0, GUTTER), (row, reason.x, reason.width))
             )
+
+
+async def test_a_new_status_redraws_its_own_cell_not_the_whole_row() -> None:
+    """The status colours only its own cell: a status change redraws the gutter, STATUS and the cells whose
+    text changed (DUR here), not the row end to end (that doubled the bytes a visible change cost)."""
+    from callmon.tui.table import GUTTER
+
+    view = CallView(_ended_calls(10), sort="id", reverse=False)
+    app = _TableApp(view)
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(CallTable)
+        await pilot.pause()
+        place = {p.column.name: p for p in table.placed}
+        redrawn: list[tuple[int, int, int]] = []
+        table._refresh_spans = redrawn.extend  # type: ignore[method-assign,assignment]
+        key = view.key_at(3)
+        old = view.calls[key]
+        table.rows_changed(view.apply([_replaced(view, old.with_changes(status=Status.BUSY,
+                                                                         duration_s=90))]))  # fmt: skip
+        assert sorted(redrawn) == sorted(
+            [(3, 0, GUTTER), (3, place["status"].x, place["status"].width), (3, place["dur"].x, place["dur"].width)]
+        )
+        await pilot.pause()
+        assert "busy" in table.render_line(3).text
+
+
+def test_a_partial_frame_writes_each_span_from_its_own_start() -> None:
+    """Textual writes a dirty span from its widget's left edge; the app's frames start where the span does, and
+    never inside a wide character."""
+    import io
+
+    from rich.console import Console
+    from rich.segment import Segment
+    from textual._compositor import ChopsUpdate
+    from textual.strip import Strip
+
+    from callmon.tui.chops import SpanUpdate, char_end, char_start
+
+    line = Strip([Segment("ab"), Segment("日本"), Segment("cdefgh")])  # cells: a b 日日 本本 c d e f g h
+    assert [char_start(line, cut) for cut in range(8)] == [0, 1, 2, 2, 4, 4, 6, 7]
+    assert [char_end(line, cut) for cut in range(8)] == [0, 1, 2, 4, 4, 6, 6, 7]
+    console = Console(file=io.StringIO(), width=20, color_system=None, force_terminal=True)
+    chops = [{0: line}]
+    update = ChopsUpdate(chops, [(0, 7, 9), (0, 3, 5)], [[12]])
+    text = SpanUpdate.of(update).render_segments(console)
+    # Cursor to (x+1, y+1), then only the cells of each span: 7-8, then 3-4 widened to 2-5 (日 and 本 whole).
+    assert text == "\x1b[1;8Hde\x1b[1;3H日本"
+    # What Textual 8 writes: each span from the line's start, and half of 本 as a space.
+    assert update.render_segments(console) == "\x1b[1;1Hab日本cde\x1b[1;1Hab日 "
+
+
+async def test_the_header_redraws_only_the_line_that_reads_differently() -> None:
+    """The counts move each second under load; the sources line under them is not rewritten for that."""
+    from collections import Counter
+
+    from callmon.tui.widgets import ViewState
+
+    class BarApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield HealthBar(id="health")
+
+    app = BarApp()
+    async with app.run_test(size=(120, 4)) as pilot:
+        bar = app.query_one(HealthBar)
+        bar.show(ViewState(3, 3, Counter({Status.COMPLETED: 3})), [], zone="UTC")
+        await pilot.pause()
+        refreshed: list[tuple[Region, ...]] = []
+        refresh = bar.refresh
+        bar.refresh = lambda *regions, **kw: refreshed.append(regions) or refresh(*regions, **kw)  # type: ignore[method-assign,func-returns-value]
+        bar.show(ViewState(3, 3, Counter({Status.COMPLETED: 3})), [], zone="UTC")
+        assert refreshed == [], "nothing reads differently: nothing is redrawn"
+        bar.show(ViewState(4, 4, Counter({Status.COMPLETED: 3, Status.BUSY: 1})), [], zone="UTC")
+        assert [{r.y for r in regions} for regions in refreshed] == [{0}]
+        await pilot.pause()
+        assert text_of(bar).splitlines()[0].strip().startswith("4 shown of 4")
+        assert "no sources yet" in text_of(bar).splitlines()[1]
