@@ -72,6 +72,7 @@ def test_number() -> None:
             (math.inf, None),
             (1e12, 1e12),
             (-1e12, -1e12),
+            (1e12 + 1, None),
             (1.0000001e12, None),
             (-1.0000001e12, None),
             ("0,050", 0.05),
@@ -127,6 +128,9 @@ def test_integer() -> None:
             (BIG + 1, None),
             (9.1e15, None),
             (-9.1e15, None),
+            (math.nan, None),  # a float NaN or infinity (JSON's NaN, Infinity) is no number at all
+            (math.inf, None),
+            (-math.inf, None),
             ("01:02:03", 3723),
             ("02:03", 123),
             (" 1:00:00 ", 3600),
@@ -166,6 +170,8 @@ def test_hms() -> None:
             (BIG, BIG),
             (BIG + 1, None),
             (1e300, None),
+            (math.nan, None),
+            (math.inf, None),
         ],
     )
 
@@ -291,6 +297,7 @@ def test_retry_after() -> None:
         ("0.0", None),
         ("nan", None),
         ("inf", None),
+        ("1e999", None),  # a number past float's range: no wait, not an endless one
         ("soon", None),
         ("1" * 65, None),
         ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0),
