@@ -135,6 +135,7 @@ def test_options_secrets_zone_and_base_url() -> None:
     assert toy().tz == ZoneInfo("Asia/Kolkata") and toy().targets() == []
     assert toy(base_url=None).base_url == "https://toy.test/api"  # the default, without its trailing /
     assert toy(base_url="https://x/y//").base_url == "https://x/y"
+    assert toy(base_url="https://x/X/").base_url == "https://x/X"  # slashes only
     assert adapter.secret("key") == "k"
     with pytest.raises(AuthError, match="no other for source 's'"):
         adapter.secret("other")
@@ -231,8 +232,9 @@ def test_normalize_push() -> None:
     assert adapter.skipped == 1
     with pytest.raises(BadRecord, match="unreadable record"):
         adapter.normalize_push([{"boom": 1}])
-    with pytest.raises(BadRecord, match="no call records in the delivery"):
+    with pytest.raises(BadRecord) as info:
         toy().normalize_push([])
+    assert info.value.message == "no call records in the delivery"
 
 
 def test_expect_mapping_and_list() -> None:
@@ -448,6 +450,9 @@ async def test_an_error_body_may_be_empty_or_not_json() -> None:
     assert adapter.decode(response, b"not json") == {"message": "not json"}
     assert adapter.decode(response, b"\xffoops") == {"message": "\ufffdoops"}
     assert adapter.decode(httpx.Response(200), b'{"a": 1}') == {"a": 1}
+    # 64 KiB of it: far more than an error's message keeps, so a secret where that message is cut is whole
+    # when it is masked; not the whole of an endless page.
+    assert adapter.decode(response, b"x" * 70_000) == {"message": "x" * 64 * 1024}
 
 
 # -- bounded bodies -------------------------------------------------------------------------------------------
@@ -498,6 +503,9 @@ async def test_every_encoding_is_read(encoding: str, encoded: bytes) -> None:
 async def test_an_unknown_encoding_is_refused() -> None:
     with pytest.raises(BadResponse, match="unsupported content-encoding 'br'"):
         await toy(streamed(BODY, {"Content-Encoding": "br"})).request("GET", "/p")
+    with pytest.raises(BadResponse) as info:  # the provider's words, cut short
+        await toy(streamed(BODY, {"Content-Encoding": "z" * 50})).request("GET", "/p")
+    assert info.value.message == f"unsupported content-encoding {'z' * 40!r}"
 
 
 async def test_a_body_that_is_not_what_it_says_is_refused() -> None:
