@@ -512,6 +512,16 @@ async def test_every_encoding_is_read(encoding: str, encoded: bytes) -> None:
         assert len(body["calls"]) == 2000
 
 
+async def test_raw_deflate_is_told_from_zlib_by_both_header_checks() -> None:
+    """A zlib header is a compression method of 8 in its first byte *and* two bytes divisible by 31. Raw deflate
+    can pass the second alone: this one starts 5d d9 (23,001 = 31 x 742)."""
+    body = b'{"calls": [' + b",".join(b'{"id": "%d"}' % i for i in range(500)) + b"]}"
+    raw = zlib.compress(body, 9)[2:-4]
+    assert (raw[0] << 8 | raw[1]) % 31 == 0 and raw[0] & 0x0F != 8
+    got = await toy(streamed(raw, {"Content-Encoding": "deflate"})).request("GET", "/p")
+    assert len(got["calls"]) == 500
+
+
 async def test_an_unknown_encoding_is_refused() -> None:
     with pytest.raises(BadResponse, match="unsupported content-encoding 'br'") as info:
         await toy(streamed(BODY, {"Content-Encoding": "br"})).request("GET", "/p")
