@@ -509,11 +509,17 @@ class _Deflate:
 
     def __init__(self) -> None:
         self._inner: Any = None
+        self._head = b""
         self.unconsumed_tail = b""
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
         if self._inner is None:
-            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            # Which it is shows in the first two bytes (a zlib header), and a chunk can be a single byte.
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return b""
+            wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self._inner = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
         out: bytes = self._inner.decompress(data, max_length)
         self.unconsumed_tail = self._inner.unconsumed_tail

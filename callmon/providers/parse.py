@@ -127,7 +127,7 @@ def timestamp(value: Any, tz: tzinfo = UTC) -> datetime | None:
     if s.isascii() and s.isdigit():  # str.isdigit() alone takes "²", which int() refuses
         return timestamp(int(s), tz) if len(s) <= 16 else None
     try:
-        parsed = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+        parsed = datetime.fromisoformat(s)  # a trailing Z too, since Python 3.11
     except ValueError:
         try:
             parsed = parsedate_to_datetime(s)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from callmon import providers, redact
+from callmon import config, providers, redact
 from callmon.model import Call, Status
 from callmon.providers import ADAPTERS, Source
 from callmon.providers.base import Adapter, Budget, Exchange, Limits, Option, Scan, rows_of
@@ -122,6 +122,9 @@ def test_budgets_and_limits() -> None:
     assert Limits().max_response == 32 * 1024 * 1024
     assert Limits(max_response_mb=0.5).max_response == 512 * 1024
     assert (Limits().timeout, Limits().max_pages, Limits().retry_after_max) == (20.0, 1000, 3600.0)
+    # A source built in code polls at the pace of one read from a config that names no interval.
+    (configured,) = config.parse('[[sources]]\nname = "s"\nprovider = "dialgen"\n').sources
+    assert Source(name="s", provider="toy", options={}).interval == configured.interval == 5.0
     assert (Adapter.pushes, Adapter.requests_push, Adapter.live_transcript) == (False, False, False)
     assert (Adapter.default_timezone, Adapter.example) == ("UTC", "")
 
@@ -135,9 +138,11 @@ def test_options_secrets_zone_and_base_url() -> None:
     assert toy().tz == ZoneInfo("Asia/Kolkata") and toy().targets() == []
     assert toy(base_url=None).base_url == "https://toy.test/api"  # the default, without its trailing /
     assert toy(base_url="https://x/y//").base_url == "https://x/y"
+    assert toy(base_url="https://x/X/").base_url == "https://x/X"  # slashes only
     assert adapter.secret("key") == "k"
-    with pytest.raises(AuthError, match="no other for source 's'"):
+    with pytest.raises(AuthError) as auth:
         adapter.secret("other")
+    assert (auth.value.provider, auth.value.message) == ("toy", "no other for source 's'")
     assert adapter.has_list is True and adapter.auth_headers() == {}
     assert (adapter.skipped, adapter.skip_reason, adapter.cut_short, adapter.known) == (0, "", None, {})
     with pytest.raises(RuntimeError, match="toy adapter for 's' has no HTTP client"):
@@ -156,7 +161,8 @@ def test_watch_date() -> None:
 
 async def test_default_detail_and_push_request() -> None:
     adapter = toy()
-    assert (await adapter.get_detail(Call("s", "toy", "c", Status.QUEUED))).status is Status.RINGING
+    detail = await adapter.get_detail(Call("s", "toy", "c", Status.QUEUED))
+    assert (detail.call_id, detail.status) == ("c", Status.RINGING)  # a fresh get_call of that call
     with pytest.raises(NotImplementedError, match="toy delivers without being asked"):
         await adapter.request_push("https://me/hook")
 
@@ -171,8 +177,9 @@ def test_read_turns_every_failure_into_a_bad_record() -> None:
         adapter.read({"id": "a", "boom": True})
     assert info.value.message == "unreadable record (KeyError)" and info.value.provider == "toy"
     for raw in ({"id": "?"}, {"id": ""}, {}):
-        with pytest.raises(BadRecord, match="a record without a call id"):
+        with pytest.raises(BadRecord) as info:
             adapter.read(raw)
+        assert (info.value.provider, info.value.message) == ("toy", "a record without a call id")
 
 
 def test_read_all_skips_and_counts() -> None:
@@ -231,8 +238,9 @@ def test_normalize_push() -> None:
     assert adapter.skipped == 1
     with pytest.raises(BadRecord, match="unreadable record"):
         adapter.normalize_push([{"boom": 1}])
-    with pytest.raises(BadRecord, match="no call records in the delivery"):
+    with pytest.raises(BadRecord) as info:
         toy().normalize_push([])
+    assert (info.value.provider, info.value.message) == ("toy", "no call records in the delivery")
 
 
 def test_expect_mapping_and_list() -> None:
@@ -242,8 +250,9 @@ def test_expect_mapping_and_list() -> None:
         adapter.expect_mapping([1], "page")
     assert adapter.expect_list(None, "rows") == []
     assert adapter.expect_list([{"a": 1}, 2, "x", {"b": 2}], "rows") == [{"a": 1}, {"b": 2}]
-    with pytest.raises(BadResponse, match="rows: expected a list, got an object"):
+    with pytest.raises(BadResponse) as info:
         adapter.expect_list({"a": 1}, "rows")
+    assert (info.value.provider, info.value.message) == ("toy", "rows: expected a list, got an object")
 
 
 def why_cut(adapter: Adapter) -> str | None:
@@ -359,7 +368,7 @@ async def test_transport_failures_are_network_errors(exception: Exception, messa
 
     with pytest.raises(NetworkError) as info:
         await toy(handler).request("GET", "/p")
-    assert info.value.message == message and info.value.status_code is None
+    assert (info.value.provider, info.value.message, info.value.status_code) == ("toy", message, None)
 
 
 async def test_a_body_that_never_ends_meets_the_whole_requests_deadline() -> None:
@@ -386,13 +395,18 @@ async def test_redirects_are_reported_not_followed(status: int) -> None:
         requests += 1
         return httpx.Response(status, headers={"Location": "https://elsewhere.test/x"})
 
-    with pytest.raises(BadResponse) as info:
-        await toy(handler).request("GET", "/p")
-    assert (info.value.message, info.value.status_code, requests) == (
-        "redirected to https://elsewhere.test/x",
-        status,
-        1,
-    )
+    following = toy(handler)
+    following._client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+    for adapter in (toy(handler), following):  # whatever the client was made to do
+        requests = 0
+        with pytest.raises(BadResponse) as info:
+            await adapter.request("GET", "/p")
+        assert (info.value.provider, info.value.message, info.value.status_code, requests) == (
+            "toy",
+            "redirected to https://elsewhere.test/x",
+            status,
+            1,
+        )
     with pytest.raises(BadResponse, match="redirected to nowhere"):
         await toy(lambda r: httpx.Response(302)).request("GET", "/p")
 
@@ -423,7 +437,7 @@ async def test_status_codes_and_bodies_onto_typed_errors(
 ) -> None:
     with pytest.raises(ProviderError) as info:
         await toy(lambda r: response).request("GET", "/p")
-    assert type(info.value) is error
+    assert type(info.value) is error and info.value.provider == "toy"
     assert info.value.message.startswith(message) and info.value.status_code == response.status_code
 
 
@@ -448,6 +462,9 @@ async def test_an_error_body_may_be_empty_or_not_json() -> None:
     assert adapter.decode(response, b"not json") == {"message": "not json"}
     assert adapter.decode(response, b"\xffoops") == {"message": "\ufffdoops"}
     assert adapter.decode(httpx.Response(200), b'{"a": 1}') == {"a": 1}
+    # 64 KiB of it: far more than an error's message keeps, so a secret where that message is cut is whole
+    # when it is masked; not the whole of an endless page.
+    assert adapter.decode(response, b"x" * 70_000) == {"message": "x" * 64 * 1024}
 
 
 # -- bounded bodies -------------------------------------------------------------------------------------------
@@ -490,21 +507,40 @@ BODY = b'{"calls": [' + b",".join(b'{"id": "%d"}' % i for i in range(2000)) + b"
 )
 async def test_every_encoding_is_read(encoding: str, encoded: bytes) -> None:
     headers = {"Content-Encoding": encoding} if encoding else {}
-    for chunk in (1024, 2):  # whatever the first chunk holds of the deflate header
+    for chunk in (1024, 2, 1):  # whatever the first chunk holds of the deflate header
         body = await toy(streamed(encoded, headers, chunk=chunk)).request("GET", "/p")
         assert len(body["calls"]) == 2000
 
 
+async def test_raw_deflate_is_told_from_zlib_by_both_header_checks() -> None:
+    """A zlib header is a compression method of 8 in its first byte *and* two bytes divisible by 31. Raw deflate
+    can pass the second alone: this one starts 5d d9 (23,001 = 31 x 742)."""
+    body = b'{"calls": [' + b",".join(b'{"id": "%d"}' % i for i in range(500)) + b"]}"
+    raw = zlib.compress(body, 9)[2:-4]
+    assert (raw[0] << 8 | raw[1]) % 31 == 0 and raw[0] & 0x0F != 8
+    got = await toy(streamed(raw, {"Content-Encoding": "deflate"})).request("GET", "/p")
+    assert len(got["calls"]) == 500
+
+
 async def test_an_unknown_encoding_is_refused() -> None:
-    with pytest.raises(BadResponse, match="unsupported content-encoding 'br'"):
+    with pytest.raises(BadResponse, match="unsupported content-encoding 'br'") as info:
         await toy(streamed(BODY, {"Content-Encoding": "br"})).request("GET", "/p")
+    assert info.value.provider == "toy"
+    with pytest.raises(BadResponse) as info:  # the provider's words, cut short
+        await toy(streamed(BODY, {"Content-Encoding": "z" * 50})).request("GET", "/p")
+    assert info.value.message == f"unsupported content-encoding {'z' * 40!r}"
 
 
 async def test_a_body_that_is_not_what_it_says_is_refused() -> None:
-    with pytest.raises(BadResponse, match="response body is not valid gzip"):
+    with pytest.raises(BadResponse, match="response body is not valid gzip") as info:
         await toy(streamed(b"not gzip at all" * 10, {"Content-Encoding": "gzip"})).request("GET", "/p")
-    with pytest.raises(BadResponse, match="response body is not valid deflate"):
+    assert info.value.provider == "toy"
+    with pytest.raises(BadResponse, match="response body is not valid deflate") as info:
         await toy(streamed(b"\x78\x9c" + b"\xff" * 50, {"Content-Encoding": "deflate"})).request("GET", "/p")
+    # gzip is gzip's own header: a zlib stream sent as gzip is not read as one.
+    with pytest.raises(BadResponse, match="response body is not valid gzip"):
+        await toy(streamed(zlib.compress(BODY), {"Content-Encoding": "gzip"})).request("GET", "/p")
+    assert info.value.provider == "toy"
 
 
 CAP = Limits(max_response_mb=16 / 1024)  # 16 KiB
@@ -515,8 +551,9 @@ async def test_the_decoded_size_is_capped(encoding: str) -> None:
     big = b'{"pad": "' + b"x" * (16 * 1024) + b'"}'  # just over 16 KiB
     encoded = {"": big, "gzip": gzip.compress(big), "deflate": zlib.compress(big)}[encoding]
     headers = {"Content-Encoding": encoding} if encoding else {}
-    with pytest.raises(BadResponse, match=r"over the 0.015625 MiB cap"):
+    with pytest.raises(BadResponse, match=r"over the 0.015625 MiB cap") as info:
         await toy(streamed(encoded, headers), limits=CAP).request("GET", "/p")
+    assert info.value.provider == "toy"
     fits = b'{"pad": "' + b"x" * (16 * 1024 - 11) + b'"}'  # exactly 16 KiB
     assert len(fits) == 16 * 1024
     encoded = {"": fits, "gzip": gzip.compress(fits), "deflate": zlib.compress(fits)}[encoding]
@@ -527,13 +564,15 @@ async def test_the_decoded_size_is_capped(encoding: str) -> None:
 
 async def test_a_bomb_is_not_inflated_past_the_cap() -> None:
     bomb = gzip.compress(b" " * (64 * 1024 * 1024))  # 64 MiB of spaces in ~64 KiB
-    with pytest.raises(BadResponse, match=r"over the 0\.015625 MiB cap"):
+    with pytest.raises(BadResponse, match=r"over the 0\.015625 MiB cap") as info:
         await toy(streamed(bomb, {"Content-Encoding": "gzip"}), limits=CAP).request("GET", "/p")
+    assert info.value.provider == "toy"
 
 
 async def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
-    with pytest.raises(BadResponse, match=r"response of 16,385 bytes is over the 0\.015625 MiB cap"):
+    with pytest.raises(BadResponse, match=r"response of 16,385 bytes is over the 0\.015625 MiB cap") as info:
         await toy(streamed(b"{}", {"Content-Length": "16385"}), limits=CAP).request("GET", "/p")
+    assert info.value.provider == "toy"
     body = await toy(streamed(b"{}", {"Content-Length": "16384"}), limits=CAP).request("GET", "/p")
     assert body == {}
 
@@ -544,8 +583,9 @@ async def test_an_in_memory_body_is_capped_too() -> None:
         del response.headers["content-length"]  # nothing declared: the body itself is measured
         return response
 
-    with pytest.raises(BadResponse, match=r"response over the 0\.015625 MiB cap"):
+    with pytest.raises(BadResponse, match=r"response over the 0\.015625 MiB cap") as info:
         await toy(handler, limits=CAP).request("GET", "/p")
+    assert info.value.provider == "toy"
 
     def exactly(request: httpx.Request) -> httpx.Response:
         response = httpx.Response(200, content=b'{"pad": "' + b"x" * (16 * 1024 - 11) + b'"}')

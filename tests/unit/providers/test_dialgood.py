@@ -314,8 +314,9 @@ async def test_the_live_transcript_while_the_cdr_is_not_written() -> None:
     assert seen == ["/base/external/v1/cdr/c%201", "/base/external/v1/live-transcript/c%201"]
     with pytest.raises(NotFoundYet):
         await make("dialgood", script(None, None, []), {"api_token": "tok"}, campaigns=["c"]).get_call("c")
-    with pytest.raises(BadResponse, match="live transcript: expected a JSON object"):
+    with pytest.raises(BadResponse) as info:
         await make("dialgood", script(None, ["x"], []), {"api_token": "tok"}, campaigns=["c"]).get_call("c")
+    assert info.value.message == "live transcript: expected a JSON object, got a list"
 
 
 async def test_the_detail_of_an_ended_call_has_its_last_transcript() -> None:

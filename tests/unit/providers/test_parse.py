@@ -72,6 +72,7 @@ def test_number() -> None:
             (math.inf, None),
             (1e12, 1e12),
             (-1e12, -1e12),
+            (1e12 + 1, None),
             (1.0000001e12, None),
             (-1.0000001e12, None),
             ("0,050", 0.05),
@@ -127,6 +128,9 @@ def test_integer() -> None:
             (BIG + 1, None),
             (9.1e15, None),
             (-9.1e15, None),
+            (math.nan, None),  # a float NaN or infinity (JSON's NaN, Infinity) is no number at all
+            (math.inf, None),
+            (-math.inf, None),
             ("01:02:03", 3723),
             ("02:03", 123),
             (" 1:00:00 ", 3600),
@@ -166,6 +170,8 @@ def test_hms() -> None:
             (BIG, BIG),
             (BIG + 1, None),
             (1e300, None),
+            (math.nan, None),
+            (math.inf, None),
         ],
     )
 
@@ -226,8 +232,11 @@ EPOCH_2026 = 1772816713  # 2026-03-06T17:05:13Z
         (7258118400, None),
         (math.nan, None),
         (math.inf, None),
+        (10**400, None),  # past float's range: no OverflowError either
         ("2026-03-06T17:05:13.391Z", "2026-03-06T17:05:13.391000+00:00"),
         ("2026-03-06T17:05:13Z", "2026-03-06T17:05:13+00:00"),
+        ("2026-03-06 17:05Z", "2026-03-06T17:05:00+00:00"),
+        ("2026-03-06Z", None),  # a date has no zone: not "+00:00" read as a time of day
         ("2026-03-06T22:35:13+05:30", "2026-03-06T17:05:13+00:00"),
         ("2026-03-06 17:05:13", "2026-03-06T17:05:13+00:00"),  # naive: in the zone given, UTC by default
         ("  2026-03-06 17:05:13  ", "2026-03-06T17:05:13+00:00"),
@@ -291,6 +300,7 @@ def test_retry_after() -> None:
         ("0.0", None),
         ("nan", None),
         ("inf", None),
+        ("1e999", None),  # a number past float's range: no wait, not an endless one
         ("soon", None),
         ("1" * 65, None),
         ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0),

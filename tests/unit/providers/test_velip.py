@@ -99,6 +99,7 @@ def test_dtmf_answers_in_their_order() -> None:
         resp_4=None,
         resp_999999="last",
         resp_1000000="7 digits",
+        resp_0000001="7 digits, zeros first",  # an index is 6 digits at most, whatever their value
         resp_x="x",
         resp_="none",
         **{"resp_\uff11": "fullwidth", "resp_²": "sup"},
