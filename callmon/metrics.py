@@ -35,20 +35,28 @@ from callmon.timeline import last_change_at
 
 OTHER = "other"
 TOP_REASONS = 20
-# A run of digits long enough to be (part of) a phone number or an account number.
-_DIGITS = re.compile(r"\+?\d[\d\s().-]{4,}\d")
+# A run of digits, with a phone number's separators, that may be a phone number or an account number: replaced
+# when it holds PHONE_DIGITS digits or more. Fewer: a date ("lote-2026-01-15"), a batch number or a short id in
+# a campaign's name, which must stay apart in the labels.
+_DIGITS = re.compile(r"\+?\d[\d\s().-]*\d")
+PHONE_DIGITS = 9
 LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 
 def label(text: str | None) -> str:
     """A label value from provider text: one inert line, no secret (a known one masked, one that looks like
-    a token hidden), no phone number (runs of digits become "#"), not too long."""
+    a token hidden), no phone number (a run of 9 digits or more becomes "#"), not too long."""
     if not text:
         return ""
     value = scrub(clean(text))
     if looks_like_secret(value):
         return "(hidden)"
-    return cut(_DIGITS.sub("#", value), 64)
+    return cut(_DIGITS.sub(_hide_number, value), 64)
+
+
+def _hide_number(run: re.Match[str]) -> str:
+    text = run.group()
+    return "#" if sum(c.isdigit() for c in text) >= PHONE_DIGITS else text
 
 
 class Metrics(Collector):
