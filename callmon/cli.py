@@ -1022,8 +1022,10 @@ def _auth(args: argparse.Namespace) -> int:
     source = cfg.source(args.source)
     fields = ADAPTERS[source.provider].secret_fields
     if args.field is not None and args.field not in fields:
+        # Not quoted back: a user who typed the secret itself here would see it again, in the terminal's scroll.
         raise UsageError(
-            f"{source.provider} sources have no secret {args.field!r} (theirs: {', '.join(fields)})"
+            f"{source.provider} sources have no secret by that name (theirs: {', '.join(fields)}); "
+            "never put the secret itself on the command line: run without it to be prompted, or pipe it with --stdin"
         )
     chosen = [args.field] if args.field else list(fields)
     if args.auth_command == "delete":

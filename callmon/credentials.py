@@ -168,6 +168,13 @@ class Keyring:
             "store a secret",
             self.timeout,
         )
+        # A backend can accept a secret and keep nothing (keyring's null backend, a fail-safe one): say so
+        # now, not at the next start with "missing".
+        if self.get(source, field) != secret:
+            raise CredentialError(
+                f"the OS keyring ({self.name}) did not keep the secret; use a keyring that stores secrets "
+                f"(a Secret Service such as gnome-keyring) or set {env_name(source, field)}"
+            )
 
     def delete(self, source: str, field: str) -> bool:
         backend = self.backend()

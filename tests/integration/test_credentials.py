@@ -152,6 +152,25 @@ def test_auth_set_status_delete_through_the_real_secret_service(on_bus: None, tm
     assert "missing: callmon auth set acme tsid" in run_cli(["auth", "status", "--config", cfg]).stdout
 
 
+def test_a_keyring_that_keeps_nothing_is_not_reported_as_stored(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    null = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    result = run_cli(["auth", "set", "acme", "--stdin", "--config", cfg], stdin="s3cr3t-tsid-value\n", env=null)
+    assert result.returncode == 1
+    assert "stored" not in result.stdout
+    line = result.stderr.strip()
+    assert "\n" not in line and "did not keep the secret" in line and "CALLMON_ACME_TSID" in line
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_a_secret_typed_where_the_field_goes_is_not_echoed(tmp_path: Path) -> None:
+    cfg = str(config_file(tmp_path))
+    result = run_cli(["auth", "set", "acme", "s3cr3t-tsid-value", "--config", cfg])
+    assert result.returncode == 2
+    assert "s3cr3t" not in result.stdout + result.stderr
+    assert "no secret by that name (theirs: tsid)" in result.stderr
+
+
 def test_watch_reads_its_secret_from_the_secret_service(on_bus: None, tmp_path: Path) -> None:
     from callmon.simulator import DEMO_SECRETS
 
@@ -201,7 +220,7 @@ def test_unknown_source_or_field(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["auth", "set", "nope", "--stdin", "--config", cfg]) == 2
     assert "no source named 'nope'" in capsys.readouterr().err
     assert main(["auth", "delete", "acme", "api_key", "--config", cfg]) == 2
-    assert "no secret 'api_key'" in capsys.readouterr().err
+    assert "no secret by that name (theirs: tsid)" in capsys.readouterr().err
 
 
 # -- headless failures: one clear line, never a traceback or a hang ------------------------------------------
