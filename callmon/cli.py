@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
+class PortTaken(Exception):
+    """A port callmon was asked to listen on cannot be had (exit 1)."""
+
+
 class UsageError(Exception):
     """Bad usage; its message is the one line printed."""
 
@@ -223,7 +227,18 @@ def _metrics_config(args: argparse.Namespace, cfg: Config | None) -> Any:
 
     base = cfg.metrics if cfg is not None else Metrics()
     flag = getattr(args, "metrics", None)
-    return replace(base, listen=flag) if flag else base
+    chosen = replace(base, listen=flag) if flag else base
+    address = chosen.address
+    if address is not None:
+        # Asked for, /metrics is what Prometheus and its alerts read: a taken port is a failure to start,
+        # not a note on a screen nobody may be watching (and a scraper silently finding another process).
+        from callmon.serve import bind
+
+        try:
+            bind(*address).close()
+        except OSError as exc:
+            raise PortTaken(f"metrics: cannot listen on {chosen.listen}: {exc.strerror or exc}") from None
+    return chosen
 
 
 def _people_args(parser: argparse.ArgumentParser) -> None:
@@ -351,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except (credentials.CredentialError, FileError) as exc:
+    except (credentials.CredentialError, FileError, PortTaken) as exc:
         return _fail(str(exc), EXIT_RUNTIME)
     except KeyboardInterrupt:
         return EXIT_OK

@@ -135,3 +135,24 @@ def test_ten_thousand_campaigns_stay_a_few_series_with_no_number_or_secret_in_a_
 )
 def test_a_label_hides_numbers_but_not_dates_or_short_ids(text: str, shown: str) -> None:
     assert label(text) == shown
+
+
+def test_a_taken_metrics_port_is_a_failure_to_start() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        for command in (["watch", "--demo"], ["demo"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "callmon", *command, "--metrics", f"127.0.0.1:{port}"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.strip() == f"callmon: metrics: cannot listen on 127.0.0.1:{port}: Address already in use"
+    finally:
+        taken.close()
