@@ -173,10 +173,17 @@ class HealthScreen(ModalScreen[None]):
 
 
 class ColumnsScreen(ModalScreen[list[str] | None]):
-    """Which columns to show: space toggles, enter keeps (saved in the config as `columns = [...]`)."""
+    """Which columns to show and in what order: space toggles, K/J (shift+up/down) moves, enter keeps (saved in
+    the config as `columns = [...]`). STATUS stays first."""
 
     DEFAULT_CSS = _MODAL.format(name="ColumnsScreen", width=50)
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "keep", "Keep")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        # priority: the list binds enter to toggling, which would leave no key to keep the choice
+        Binding("enter", "keep", "Keep", priority=True),
+        Binding("K,shift+up", "move(-1)", "Move up"),
+        Binding("J,shift+down", "move(1)", "Move down"),
+    ]
 
     def __init__(self, shown: Sequence[str], every: Sequence[str]) -> None:
         super().__init__()
@@ -186,7 +193,7 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         order = self.shown + [name for name in self.every if name not in self.shown]
         with Vertical():
-            yield Label(Text("Columns (STATUS is always first) · space toggles · enter keeps", style="bold"))
+            yield Label(Text("Columns · space: on/off · K/J: move · enter: keep", style="bold"))
             yield SelectionList[str](
                 *(
                     Selection(BY_NAME[name].title, name, name in self.shown, disabled=name == "status")
@@ -195,10 +202,27 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
                 id="columns",
             )
 
+    def action_move(self, step: int) -> None:
+        """The highlighted column one place up or down (STATUS stays first)."""
+        options: SelectionList[str] = self.query_one("#columns", SelectionList)
+        at = options.highlighted
+        names = [options.get_option_at_index(i).value for i in range(options.option_count)]
+        to = (at or 0) + step
+        if at is None or names[at] == "status" or not 1 <= to < len(names):
+            return
+        chosen = set(options.selected)
+        names[at], names[to] = names[to], names[at]
+        options.clear_options()
+        options.add_options(
+            [Selection(BY_NAME[n].title, n, n in chosen, disabled=n == "status") for n in names]
+        )
+        options.highlighted = to
+
     def action_keep(self) -> None:
-        chosen = self.query_one("#columns", SelectionList).selected
-        order = ["status", *(name for name in self.shown + self.every if name in chosen and name != "status")]
-        self.dismiss(list(dict.fromkeys(order)))
+        options: SelectionList[str] = self.query_one("#columns", SelectionList)
+        chosen = set(options.selected)
+        names = [options.get_option_at_index(i).value for i in range(options.option_count)]
+        self.dismiss(["status", *(n for n in names if n in chosen and n != "status")])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -455,3 +455,29 @@ async def test_an_alert_fires_a_banner_until_acknowledged_the_bell_once_and_a_de
         assert not banner.display, "acknowledged: the banner goes"
         assert app.session is not None and app.session.alerts is not None
         assert [f.rule for f in app.session.alerts.firing()] == ["any failure"], "still firing, though"
+
+
+async def test_the_column_chooser_toggles_moves_and_keeps(tmp_path: Path) -> None:
+    from callmon.tui.panels import ColumnsScreen
+
+    app = build_app(tmp_path=tmp_path, calls=20, speed=20.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot, app)
+        before = list(app.monitor.table.order)
+        assert before[:3] == ["status", "age", "campaign"]
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, ColumnsScreen), 5)
+        # home: AGE, the first that can change (STATUS is always first); AGE off; CAMPAIGN moved above it
+        # (and down and up again); K on the second row cannot pass STATUS.
+        await pilot.press("home", "space", "down", "K", "J", "K", "K")
+        await pilot.press("enter")  # keeps (the list's own enter would toggle the highlighted column)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ColumnsScreen), 5)
+        after = list(app.monitor.table.order)
+        assert after[0] == "status" and "age" not in after
+        assert after[1] == "campaign" and after[2:] == [n for n in before if n not in ("status", "age", "campaign")]
+        assert [p.column.name for p in app.monitor.table.placed][:2] == ["status", "campaign"]
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, ColumnsScreen), 5)
+        await pilot.press("space", "escape")  # cancelled: nothing changes
+        await wait_until(pilot, lambda: not isinstance(app.screen, ColumnsScreen), 5)
+        assert list(app.monitor.table.order) == after
