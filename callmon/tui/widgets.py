@@ -137,10 +137,13 @@ class HealthBar(Static):
             first.append((f" · {view.history}", Style(italic=True)))
         if view.failures_only:
             first.append(("  [failures only]", self.style("failures")))
-        for status in Status:
-            n = view.counts.get(status, 0)
-            if n:
-                first.append((f"  {STATUS_GLYPH[status]} {status.value} {n:,}", self.style(status.value)))
+        counted = [(status, n) for status in Status if (n := view.counts.get(status, 0))]
+        named = [(f"  {STATUS_GLYPH[s]} {s.value} {n:,}", self.style(s.value)) for s, n in counted]
+        if sum(len(text) for text, _ in first + named) > width:
+            # Narrow (80 columns): every count must show, the failures' above all, so glyphs without names.
+            named = [(f" {STATUS_GLYPH[s]}{n:,}", self.style(s.value)) for s, n in counted]
+            named[:1] = [(" " + text, style) for text, style in named[:1]]
+        first.extend(named)
         second = self._sources_line(health, now, compact=False)
         tail = f"  times: {zone}" if zone else ""
         if second.cell_len + len(tail) > width:
@@ -362,3 +365,11 @@ class AlertBanner(Horizontal):
         more = len(alerts) - 1
         text = f"⚠ {f'+{more} more · ' if more else ''}{state}"
         self.query_one("#alert-text", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        self._keys(self.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._keys(event.size.width)
+
+    def _keys(self, width: int) -> None:
+        # Narrow (80 columns): the measure that fired matters more than the keys' names.
+        self.query_one("#alert-keys", Static).update("a: ack · A: alerts" if width >= 100 or not width else "a/A")
