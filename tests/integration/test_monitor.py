@@ -425,6 +425,8 @@ def grouping_of(app: CallmonApp) -> str | None:
 async def test_an_alert_fires_a_banner_until_acknowledged_the_bell_once_and_a_desktop_notification(
     tmp_path: Path,
 ) -> None:
+    from textual.widgets import Static
+
     from callmon.alerts import parse_rule
     from callmon.tui.monitor import Settings
     from callmon.tui.panels import AlertsScreen
@@ -443,7 +445,8 @@ async def test_an_alert_fires_a_banner_until_acknowledged_the_bell_once_and_a_de
         await pilot.pause(0.2)  # laid out
         said = text_of(banner.query_one("#alert-text"))
         assert said.strip().startswith("⚠ ALERT") and "any failure" in said
-        assert "a: ack" in text_of(banner.query_one("#alert-keys"))
+        # 80 columns: the keys in short, so the measure that fired has the room
+        assert str(banner.query_one("#alert-keys", Static).render()) == "a/A"
         assert rings == ["bell"] and len(sent) == 1 and sent[0].startswith("\x1b]9;callmon: any failure")
         await pilot.pause(1.5)  # evaluated again: still firing, no second bell
         assert rings == ["bell"]
