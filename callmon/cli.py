@@ -622,6 +622,12 @@ async def _watch_once(
             )
         calls.extend(result.calls)
     shown = [c for c in dedupe(calls) if query(c)]
+    _print_once(shown, fmt, raw=raw, group_by=group_by)
+    return EXIT_RUNTIME if failed else EXIT_OK
+
+
+def _print_once(shown: list[Call], fmt: str, *, raw: bool, group_by: str | None) -> None:
+    """What `watch --once` prints: the calls, or their totals by `group_by`."""
     if group_by is not None:
         import time
 
@@ -633,7 +639,6 @@ async def _watch_once(
         _write(output.render_groups(groups, fmt, now))
     else:
         _write(output.render(shown, fmt, raw=raw))
-    return EXIT_RUNTIME if failed else EXIT_OK
 
 
 async def _from_history(cfg: Config, query: Query, since: float) -> list[Call]:
@@ -710,18 +715,7 @@ async def _watch_team(
             print(f"callmon: {feed.problem}", file=sys.stderr)
             return EXIT_RUNTIME
         calls = sorted(feed.store.calls.values(), key=lambda c: (c.first_seen, c.source, c.call_id))
-        shown = [c for c in calls if query(c)]
-        if group_by is not None:
-            import time
-
-            from callmon.measures import Groups
-
-            groups = Groups(group_by)
-            now = time.time()
-            groups.build(shown, now)
-            _write(output.render_groups(groups, fmt, now))
-        else:
-            _write(output.render(shown, fmt, raw=raw))
+        _print_once([c for c in calls if query(c)], fmt, raw=raw, group_by=group_by)
     finally:
         await feed.stop()
     return EXIT_OK
