@@ -27,11 +27,12 @@ TOKEN_PATH = "/ca_apis/CAToken/generateToken"
 _AUTH_MESSAGES = ("apikey is invalid", "authentication failed", "username is invalid", "invalid token")
 IST = ZoneInfo("Asia/Kolkata")
 _TOKEN = re.compile(r"[!-~]{1,4096}")  # visible ASCII: what a token in a header can be
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \w less "_" is exactly str.isalnum()
 _EVENT_STATUS = {"calling": Status.RINGING, "answered": Status.IN_PROGRESS}
 
 
 def _key(value: str | None) -> str:
-    return "".join(ch for ch in (value or "").lower() if ch.isalnum())
+    return _NOT_ALNUM.sub("", value.lower()) if value else ""
 
 
 def map_status(status: str | None, dial_status: str | None, customer_status: str | None) -> Status:

@@ -125,7 +125,7 @@ def test_reason_groups_and_filters_read_what_reason_shows() -> None:
 
 
 @given(st.text(min_size=1, max_size=20).filter(lambda s: s.isprintable() and s.strip() == s and s != NONE))
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 def test_a_groups_filter_picks_exactly_its_calls(name: str) -> None:
     calls = [call(1, Status.FAILED, name), call(2, Status.FAILED, name + "x"), call(3, Status.FAILED, "x" + name),
              call(4, Status.FAILED, None)]  # fmt: skip
@@ -203,7 +203,7 @@ def _snapshot(groups: Groups) -> dict[str, Any]:
 
 @given(st.lists(_step, max_size=60), st.sampled_from(["campaign", "reason", "source"]),
        st.sampled_from(["", "status:failed,busy,no-answer", "-campaign:A"]))  # fmt: skip
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 def test_running_totals_equal_totals_counted_afresh(steps: list[Any], dimension: str, text: str) -> None:
     clock = Clock(T)
     store = CallStore(clock)

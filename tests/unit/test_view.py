@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import random
@@ -92,16 +93,24 @@ def test_a_rebuild_between_ticks_stays_consistent() -> None:
     assert view.all_keys() == expected(view, store.calls)
 
 
+@functools.cache
+def _shuffled_calls() -> dict[tuple[str, str], Call]:
+    """2,500 calls (three of the SortedList's sublists of 1,000), their keys out of order. Built once: the
+    calls are immutable and each sort test only reads them."""
+    rng = random.Random(2500)
+    calls = {}
+    for i in rng.sample(range(2500), 2500):
+        call = random_call(rng, i)
+        calls[call.key] = call
+    return calls
+
+
 @pytest.mark.parametrize("column", [c.name for c in COLUMNS])
 def test_every_sort_builds_a_sound_sorted_list(column: str) -> None:
     """Rows sorted on values alone, handed to the SortedList without a re-sort: its own invariant check must
     hold, and the rows must be what a plain sort of whole rows gives. These calls have no timeline (all seen
     at the same unknown time, so ties go by key) and are held out of key order: the view re-orders them."""
-    rng = random.Random(column)
-    calls = {}
-    for i in rng.sample(range(3000), 3000):  # keys arrive out of order
-        call = random_call(rng, i)
-        calls[call.key] = call
+    calls = _shuffled_calls()
     view = CallView(calls)
     for reverse in (False, True):
         view.set_sort(column, reverse)

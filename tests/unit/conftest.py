@@ -1,7 +1,7 @@
-"""The providers' tests read and write no user files; they only need to be kept away from the real user's.
-A fresh temporary directory for each of their several hundred short tests (the root conftest's
-`isolated_dirs`) cost more than the tests themselves: here one directory serves the whole session, with the
-same environment as there."""
+"""Unit tests read and write no user files; they only need to be kept away from the real user's. A fresh
+temporary directory for each of their thousand-odd short tests (the root conftest's `isolated_dirs`) cost
+more than most of the tests themselves: here one directory serves the whole session, with the same
+environment as there."""
 
 from __future__ import annotations
 
@@ -26,3 +26,4 @@ def isolated_dirs(session_user_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> I
         if name.startswith("CALLMON_") and name != "CALLMON_REQUIRE_SECRET_SERVICE":
             monkeypatch.delenv(name)
     yield
+
