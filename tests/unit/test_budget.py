@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from callmon.engine.budget import SlidingWindow
+from callmon.engine.budget import LocalLimiter, SlidingWindow
 from callmon.providers.base import Budget
 
 
@@ -174,3 +174,16 @@ def test_the_default_clock_and_sleep_are_the_real_ones() -> None:
     w = SlidingWindow(Budget(1, 60.0))
     assert w.sleep is asyncio.sleep
     assert w.wait_time() == 0.0 and w.left() == 1
+
+
+async def test_a_sources_own_limiter_counts_each_request_in_its_kinds_window_else_the_default() -> None:
+    at = FakeTime(1000.0)
+    limiter = LocalLimiter({"list": Budget(5, 60), "default": Budget(7, 60)}, clock=at.clock)
+    await limiter.acquire("list")
+    await limiter.acquire("call")  # no window of its own: the default's
+    await limiter.acquire("call")
+    assert limiter.usage() == {"list": (1, 5, 60), "default": (2, 7, 60)}
+    only = LocalLimiter({"cdr": Budget(2, 60)}, clock=at.clock)
+    await only.acquire("token")  # neither its own window nor a default: not limited, and nothing counted
+    assert only.usage() == {"cdr": (0, 2, 60)}
+    assert at.sleeps == []
