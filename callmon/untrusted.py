@@ -10,6 +10,7 @@ cleaned when a record is built (`callmon.model`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -25,9 +26,9 @@ MAX_INT_DIGITS = 18  # past this an integer is no count or duration any provider
 TOO_DEEP = "… (nested too deeply)"
 _MAX_INT_BITS = 4096  # about 1,233 digits
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# A JSON string (skipped whole), or a bracket. The string's loop is unrolled: `(?:[^"\\]|\\.)*` would keep
-# backtracking state for every character of a long string.
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
+# A JSON string (skipped whole), an opening bracket (group 1) or a closing one (group 2). The string's loop is
+# unrolled: `(?:[^"\\]|\\.)*` would keep backtracking state for every character of a long string.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[{])|([\]}])')
 
 
 class Malformed(ValueError):
@@ -78,21 +79,20 @@ def _cut_deep(text: str, limit: int) -> str:
     depth = 0
     kept = 0  # text before this has been copied to `out`
     cut_from = -1  # where the container being cut out began
-    for count, token in enumerate(_TOKEN.finditer(text)):
-        if count > MAX_CUT_TOKENS:
-            raise RecursionError("too many tokens to cut")
-        char = token.group()[0]
-        if char == '"':
-            continue
-        if char in "[{":
+    tokens = _TOKEN.finditer(text)
+    for token in itertools.islice(tokens, MAX_CUT_TOKENS + 1):
+        kind = token.lastindex  # an attribute, not a method call: this loop runs for every token
+        if kind == 1:
             depth += 1
             if depth == limit + 1:
                 cut_from = token.start()
-        else:
+        elif kind == 2:
             if depth == limit + 1 and cut_from >= 0:
                 out += (text[kept:cut_from], json.dumps(TOO_DEEP))
                 kept, cut_from = token.end(), -1
             depth -= 1
+    if next(tokens, None) is not None:
+        raise RecursionError("too many tokens to cut")
     out.append(text[kept:])
     return "".join(out)
 

@@ -115,9 +115,9 @@ def max_in_window(times: list[float], per: float) -> int:
 
 async def test_an_ended_call_is_never_asked_about_again() -> None:
     sim = world(4, 12, ("dialgood",), ["ratelimit=off"], span=60)
-    async with running(sim, sources(sim, interval=2)) as run:
+    async with running(sim, sources(sim, interval=5)) as run:
         assert await until(lambda: len(run.store) == 12 and all(c.ended for c in run.store.calls.values()), 3600)
-        await asyncio.sleep(180)  # three more minutes: ninety more cycles
+        await asyncio.sleep(180)  # three more minutes: 36 more cycles
         worker = run.engine._workers["sim-dialgood"]
         assert worker._next_poll == {} and worker._cdr_tries == {}, "nothing kept for calls that ended"
     finals: dict[str, int] = {}
@@ -296,7 +296,7 @@ async def test_pagination_that_never_ends_is_cut_and_said_and_stays_in_budget() 
 async def test_a_call_that_leaves_the_live_list_gets_its_late_cdr_once_written() -> None:
     sim = world(31, 12, ("vobiz",), ["ratelimit=off"], span=60)
     truth = sim.scenario.ground_truth()
-    async with running(sim, sources(sim, interval=1.0)) as run:
+    async with running(sim, sources(sim, interval=3.0)) as run:
         assert await until(
             lambda: {(c.provider, c.call_id): c.status for c in run.store.calls.values()} == truth, 3600
         )
