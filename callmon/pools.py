@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
@@ -76,6 +77,13 @@ _DETAILS = _Vocabulary(limit=256)
 _DETAIL_SETS = _Vocabulary(limit=4096)
 _LINES = _Vocabulary(limit=4096)
 _INTERNED = ("source", "campaign", "raw_status", "reason", "direction", "currency")
+# A call's times, and those of the calls around it: a call is updated when it is answered or ends (one object
+# for both), and a busy dialer starts and ends calls in the same seconds. Calls come in time order, so the
+# last few thousand distinct times catch nearly every repeat (docs/performance.md has what it saves).
+_TIMES = ("started_at", "answered_at", "ended_at", "updated_at")
+_TIMES_OF = attrgetter(*_TIMES)
+_MOMENTS: dict[datetime, datetime] = {}
+_MOMENT_LIMIT = 4096
 
 
 def shared(call: Call) -> dict[str, Any]:
@@ -87,14 +95,17 @@ def shared(call: Call) -> dict[str, Any]:
             interned = sys.intern(value)
             if interned is not value:
                 changes[name] = interned
-    updated = call.updated_at
-    if updated is not None:
-        # A call is updated when it is answered or ends: one object for the time, not two equal ones.
-        for moment in (call.ended_at, call.answered_at, call.started_at):
-            if moment is not None and moment == updated:
-                if moment is not updated:
-                    changes["updated_at"] = moment
-                break
+    moments = _MOMENTS
+    for name, value in zip(_TIMES, _TIMES_OF(call), strict=True):
+        if value is None:
+            continue
+        kept = moments.get(value)
+        if kept is None:
+            if len(moments) >= _MOMENT_LIMIT:
+                moments.clear()
+            moments[value] = value
+        elif kept is not value and kept.tzinfo is value.tzinfo:  # equal instants in two zones show differently
+            changes[name] = kept
     if call.details:
         pairs = _DETAILS.share_all(call.details, _FIRST)
         # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.

@@ -70,3 +70,28 @@ def test_held_batches_fold_as_one_tick_does() -> None:
     assert [c.kind for c in held] == ["ended", "changed"]
     assert held[0].then(held[1]) == folded
     assert folded.kind == "ended" and folded.previous is Status.RINGING and folded.new_events == 1
+
+
+def test_equal_times_of_the_calls_kept_are_one_object_in_the_same_zone_only() -> None:
+    from zoneinfo import ZoneInfo
+
+    from callmon import pools
+
+    store = CallStore()
+    at = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
+    store.apply(Call("s", "vobiz", "a", Status.COMPLETED, started_at=at, ended_at=at + timedelta(seconds=30)))
+    # The same instants, each a new object: one dialed the same second, its update the moment it ended.
+    again = datetime.fromtimestamp(at.timestamp(), UTC)
+    end = at + timedelta(seconds=30)
+    store.apply(Call("s", "vobiz", "b", Status.COMPLETED, started_at=again, ended_at=end, updated_at=end))
+    a, b = store.calls[("s", "a")], store.calls[("s", "b")]
+    assert b.started_at is a.started_at and b.ended_at is a.ended_at and b.updated_at is a.ended_at
+    # The same instant in India's zone shows differently: kept as it came.
+    india = at.astimezone(ZoneInfo("Asia/Kolkata"))
+    store.apply(Call("s", "vobiz", "c", Status.COMPLETED, started_at=india))
+    c = store.calls[("s", "c")]
+    assert c.started_at == at and c.started_at.tzinfo is india.tzinfo and c.started_at.hour == 17
+    # However many distinct times go by, the pool stays within its bound.
+    for i in range(pools._MOMENT_LIMIT + 10):
+        store.apply(Call("s", "vobiz", f"n{i}", Status.QUEUED, started_at=at + timedelta(seconds=i)))
+    assert len(pools._MOMENTS) <= pools._MOMENT_LIMIT
