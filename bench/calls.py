@@ -134,7 +134,9 @@ def shifted(call: Call, at: float) -> Call:
     shift = at - (events[0].at if events else at)
     timeline = timeline_of((e.at + shift, e.status, e.raw_status, e.via) for e in events)
     started = call.started_at or call.ended_at or call.updated_at
-    by = timedelta(seconds=shift if started is None else at - 1.0 - started.timestamp())
+    # Whole seconds: a provider's times keep the resolution it sends them in (whole seconds for three of the
+    # five), as a real call's would; callmon's own first-seen time is exact.
+    by = timedelta(seconds=round(shift if started is None else at - 1.0 - started.timestamp()))
     moved = {
         name: value + by
         for name in ("started_at", "answered_at", "ended_at", "updated_at")
