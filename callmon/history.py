@@ -100,11 +100,18 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 
 
 def _json(text: str) -> Any:
-    """JSON that callmon wrote itself (a row's timeline, details, transcript)."""
+    """JSON that callmon wrote itself (a row's timeline, details, transcript); ValueError when it is not."""
     try:
-        return _SCAN(text, 0)[0]
+        value, end = _SCAN(text, 0)
     except StopIteration:
         raise ValueError("not JSON") from None
+    if end != len(text):
+        raise ValueError("more than one JSON value")
+    return value
+
+
+# What reading one damaged row can raise (a time out of range, JSON nested past the parser): that row is skipped.
+_UNREADABLE = (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -370,7 +377,7 @@ class History:
         for row in self._db.execute(query, (*source_args, *args, limit)):
             try:
                 calls.append(self._call(row))
-            except (ValueError, KeyError, TypeError, IndexError):
+            except _UNREADABLE:
                 continue  # one unreadable row must not cost the rest
         return calls
 
@@ -443,7 +450,7 @@ class History:
             found.read += 1
             try:
                 call = self._call(row)
-            except (ValueError, KeyError, TypeError, IndexError):
+            except _UNREADABLE:
                 continue
             if query(call, now):
                 found.calls.append(call)
@@ -481,7 +488,7 @@ class History:
             raw_status, reason, direction, from_, to, _moment(started_at), _moment(answered_at),
             _moment(ended_at), duration_s, billable_s, cost, currency, recording_url, _moment(updated_at),
             tuple(TranscriptLine(r, t) for r, t in _json(transcript)) if transcript else (),
-            tuple(map(tuple, _json(details))) if details else (),
+            tuple((label, value) for label, value in _json(details)) if details else (),
             self._process_blob(raw) if raw else packing.EMPTY,
             tuple(events),
         ))  # fmt: skip

@@ -104,7 +104,9 @@ def shared(call: Call) -> dict[str, Any]:
             if len(moments) >= _MOMENT_LIMIT:
                 moments.clear()
             moments[value] = value
-        elif kept is not value and kept.tzinfo is value.tzinfo:  # equal instants in two zones show differently
+        elif kept is not value and kept.tzinfo is value.tzinfo and kept.fold == value.fold:
+            # Equal in two zones: the same instant, shown differently. Equal in one zone with daylight saving but
+            # another fold: the hour that repeats, two instants.
             changes[name] = kept
     if call.details:
         pairs = _DETAILS.share_all(call.details, _FIRST)

@@ -278,3 +278,32 @@ def test_a_file_damaged_past_its_schema_opens_and_its_reads_say_so(tmp_path: Pat
         assert line.startswith(f"history {path}: ") and line.isprintable() and len(line) < 400, line
     finally:
         damaged.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("details", '[["codec", "PCMU", "extra"]]'),  # not label/value pairs: the details pane would fail
+        ("details", '[["codec", "PCMU"]] trailing'),
+        ("timeline", '[1.0, "ringing", null, "poll"]]'),
+        ("transcript", "[[1, 2]"),
+        ("started_at", 1e20),  # past any date a platform can hold
+        ("ended_at", float("inf")),
+        ("details", "[" * 5000 + "]" * 5000),  # past the JSON parser's depth
+    ],
+    ids=["triples", "trailing", "extra-bracket", "unclosed", "year-3e12", "inf", "deep"],
+)
+def test_one_damaged_row_is_skipped_and_every_other_row_read(tmp_path: Path, column: str, value: object) -> None:
+    from callmon.store import Change
+
+    h = History(tmp_path / "history.sqlite3", retention_days=36500)
+    h.open()
+    try:
+        calls = old_calls(20)
+        asyncio.run(h.write([Change(c.key, c, None, "new", "poll") for c in calls]))
+        assert h._db is not None
+        h._db.execute(f"UPDATE calls SET {column} = ? WHERE call_id = 'c00007'", (value,))
+        read = h.newest(100)
+        assert sorted(c.call_id for c in read) == sorted(c.call_id for c in calls if c.call_id != "c00007")
+    finally:
+        h.close()

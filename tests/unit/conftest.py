@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture(scope="session")
-def session_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("user")
-
-
-@pytest.fixture(autouse=True)
-def isolated_dirs(session_user_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(session_user_dirs / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(session_user_dirs / "data"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(session_user_dirs / "state"))
-    for name in list(os.environ):
-        if name.startswith("CALLMON_") and name != "CALLMON_REQUIRE_SECRET_SERVICE":
-            monkeypatch.delenv(name)
-    yield
-
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Set once for the session (a fixture per test cost more than most of the tests): a unit test that
+    changes the environment does it with its own `monkeypatch`, which puts it back."""
+    user = tmp_path_factory.mktemp("user")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(user / "config"))
+        patch.setenv("XDG_DATA_HOME", str(user / "data"))
+        patch.setenv("XDG_STATE_HOME", str(user / "state"))
+        for name in list(os.environ):
+            if name.startswith("CALLMON_") and name != "CALLMON_REQUIRE_SECRET_SERVICE":
+                patch.delenv(name)
+        yield

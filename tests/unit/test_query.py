@@ -75,11 +75,13 @@ CALLS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The filter's own clock reads NOW: a query asked without `now` must give the same answer."""
-    monkeypatch.setattr(query_module, "time", types.SimpleNamespace(time=lambda: T))
-    yield
+@pytest.fixture(autouse=True, scope="module")
+def clock() -> Iterator[None]:
+    """The filter's own clock reads NOW: a query asked without `now` must give the same answer. Once for the
+    module's two hundred tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(query_module, "time", types.SimpleNamespace(time=lambda: T))
+        yield
 
 
 def ids(query: str) -> list[str]:
