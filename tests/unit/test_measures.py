@@ -124,7 +124,12 @@ def test_reason_groups_and_filters_read_what_reason_shows() -> None:
     assert compile_query(group_filter("reason", "CALL_REJECTED"))(HAND[6])
 
 
-@given(st.text(min_size=1, max_size=20).filter(lambda s: s.isprintable() and s.strip() == s and s != NONE))
+# Printable text only (no control, format, surrogate or separator character but the space), as a group's name
+# is: drawn from those characters rather than filtered, which threw most draws away.
+_NAMES = st.text(st.characters(exclude_categories=("C", "Z"), include_characters=" "), min_size=1, max_size=20)
+
+
+@given(_NAMES.filter(lambda s: s.isprintable() and s.strip() == s and s != NONE))
 @settings(deadline=None)
 def test_a_groups_filter_picks_exactly_its_calls(name: str) -> None:
     calls = [call(1, Status.FAILED, name), call(2, Status.FAILED, name + "x"), call(3, Status.FAILED, "x" + name),

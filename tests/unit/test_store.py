@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from callmon.model import Call, Status
 from callmon.store import CallStore
 
@@ -72,10 +74,12 @@ def test_held_batches_fold_as_one_tick_does() -> None:
     assert folded.kind == "ended" and folded.previous is Status.RINGING and folded.new_events == 1
 
 
-def test_equal_times_of_the_calls_kept_are_one_object_in_the_same_zone_only() -> None:
+def test_equal_times_of_the_calls_kept_are_one_object_in_the_same_zone_only(monkeypatch: pytest.MonkeyPatch) -> None:
     from zoneinfo import ZoneInfo
 
     from callmon import pools
+
+    monkeypatch.setattr(pools, "_MOMENT_LIMIT", 64)
 
     store = CallStore()
     at = datetime(2026, 11, 30, 12, 0, 5, tzinfo=UTC)
