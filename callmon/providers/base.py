@@ -18,7 +18,8 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as day_time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,8 @@ Gate = Callable[[str], Awaitable[None]]
 ADAPTERS: dict[str, type[Adapter]] = {}
 _ROW_KEYS = ("data", "details", "records", "rows", "calls", "callDetails")
 _ERROR_TEXT = 64 * 1024  # bytes of a non-JSON error body read for its message
+# How long after midnight (the provider's zone) a source that watches "today" still looks at yesterday too.
+ROLLOVER_GRACE = 2 * 3600.0
 
 
 async def _open_gate(kind: str) -> None:
@@ -271,6 +274,20 @@ class Adapter(abc.ABC):
         if value and value != "today":
             return date.fromisoformat(str(value))
         return datetime.fromtimestamp(self.now(), UTC).astimezone(self.tz).date()
+
+    def watch_days(self) -> tuple[date, ...]:
+        """The days a lookup covers, oldest first: the watch date; when that is today and today began less than
+        ROLLOVER_GRACE ago in the provider's zone, yesterday too. A call dialed before midnight ends, and its
+        record is written, after it: watching the new day alone, its outcome would never come."""
+        value = self.option("date")
+        if value and value != "today":
+            return (date.fromisoformat(str(value)),)
+        now = datetime.fromtimestamp(self.now(), UTC).astimezone(self.tz)
+        today = now.date()
+        midnight = datetime.combine(today, day_time.min, tzinfo=self.tz)
+        if (now - midnight).total_seconds() < ROLLOVER_GRACE:
+            return (today - timedelta(days=1), today)
+        return (today,)
 
     def scan(self) -> Scan:
         """A new scan of a paginated list: it ends at the page cap or on a page or cursor seen before."""

@@ -182,8 +182,8 @@ class VelipAdapter(Adapter):
             return {"cp_id": self.option("campaign")}
         if self.option("cpid"):
             return {"cpid": self.option("cpid")}
-        day = self.watch_date().isoformat()
-        return {"date_start": day, "date_end": day}
+        days = self.watch_days()
+        return {"date_start": days[0].isoformat(), "date_end": days[-1].isoformat()}
 
     @property
     def has_list(self) -> bool:

@@ -204,14 +204,19 @@ class VobizAdapter(Adapter):
                     yield page
         if not full and self.option("live"):
             return  # live and queued lists cover every call that can still change
-        day = self.watch_date().isoformat()
+        days = self.watch_days()
         page_no = 1
         while True:
             body = self.expect_mapping(
                 await self.request(
                     "GET",
                     f"{self.account}/cdr",
-                    params={"start_date": day, "end_date": day, "page": page_no, "per_page": PER_PAGE},
+                    params={
+                        "start_date": days[0].isoformat(),
+                        "end_date": days[-1].isoformat(),
+                        "page": page_no,
+                        "per_page": PER_PAGE,
+                    },
                 ),
                 "CDR list",
             )

@@ -267,10 +267,10 @@ async def test_vobiz_headers_live_calls_and_cdr_pages() -> None:
 async def test_today_is_the_session_clocks_day_in_the_providers_zone() -> None:
     """Not the machine's: a session on a frozen or simulated clock watches its own day. The snapshot tests,
     frozen on 2026-11-23, once failed whenever the machine's day in India was another (from 18:30 UTC on)."""
-    days: list[str] = []
+    days: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        days.append(request.url.params["start_date"])
+        days.append((request.url.params["start_date"], request.url.params["end_date"]))
         return httpx.Response(200, json={"data": [], "pagination": {"has_next": False}})
 
     source = Source(
@@ -281,7 +281,7 @@ async def test_today_is_the_session_clocks_day_in_the_providers_zone() -> None:
     adapter = ADAPTERS["vobiz"](source, {"auth_token": "t"}, client, now=lambda: evening)
     assert adapter.watch_date() == date(2026, 1, 6)
     await collect(adapter)
-    assert days == ["2026-01-06"]
+    assert days == [("2026-01-05", "2026-01-06")]  # an hour and a half into the 6th: the 5th's last calls too
     # The engine hands its adapters the store's clock, the one the session records times by.
     worker = SourceWorker(source, {"auth_token": "t"}, client, CallStore(lambda: evening))
     assert worker.adapter.watch_date() == date(2026, 1, 6)

@@ -619,3 +619,25 @@ def test_a_provider_error_message_is_masked_cleaned_and_cut() -> None:
     assert error.message == "bad •••• here " + "y" * 286 + MORE.format(n=114)
     # A secret split by an invisible character is whole again once it is removed, and masked then.
     assert "sekrit" not in ProviderError("x", "sek\u200brit-key").message
+
+
+def test_just_after_midnight_today_means_yesterday_too() -> None:
+    """A call dialed before midnight (the provider's) ends, and its record is written, after it."""
+    india = Source(name="s", provider="toy", options={})
+    at = {
+        "01:30": datetime(2026, 1, 5, 20, 0, tzinfo=UTC),  # in Kolkata, on the 6th
+        "01:59:59": datetime(2026, 1, 5, 20, 29, 59, tzinfo=UTC),
+        "02:00": datetime(2026, 1, 5, 20, 30, tzinfo=UTC),
+        "00:00": datetime(2026, 1, 5, 18, 30, tzinfo=UTC),
+    }
+
+    def days(source: Source, when: datetime) -> tuple[date, ...]:
+        return Toy(source, now=lambda: when.timestamp()).watch_days()
+
+    assert days(india, at["00:00"]) == days(india, at["01:30"]) == days(india, at["01:59:59"])
+    assert days(india, at["01:30"]) == (date(2026, 1, 5), date(2026, 1, 6))
+    assert days(india, at["02:00"]) == (date(2026, 1, 6),)
+    fixed = Source(name="s", provider="toy", options={"date": "2025-12-31"})
+    assert days(fixed, at["01:30"]) == (date(2025, 12, 31),)  # a day asked for is that day only
+    utc = Source(name="s", provider="toy", options={"timezone": "UTC"})
+    assert days(utc, at["01:30"]) == (date(2026, 1, 5),)  # 20:00 there

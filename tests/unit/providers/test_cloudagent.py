@@ -699,3 +699,35 @@ async def test_the_engines_clock_gate_and_zone_reach_the_adapter() -> None:
         assert bodies[-1]["fromDate"] == f"{day} 00:00:00"
         assert (calls[0].source, calls[0].record()["started_at"]) == ("ca", started)
     assert kinds == ["token", "cdr", "token", "cdr"]
+
+
+async def test_a_call_dialed_before_midnight_is_found_in_yesterdays_report_just_after() -> None:
+    """Its report holds a call under the day it was dialed, one day a request: a UCID not in today's is looked
+    for in yesterday's for the first two hours of a day, today's first (the list stays on today)."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/generateToken"):
+            return httpx.Response(200, json={"token": "token-1"})
+        body = body_of(request)
+        asked.append(body["fromDate"][:10])
+        rows = [{"UCID": "77", "StartTime": "2026-01-05 23:58:00", "EndTime": "2026-01-06 00:03:00",
+                 "Status": "Answered", "DialStatus": "answered"}] if asked[-1] == "2026-01-05" else []  # fmt: skip
+        return httpx.Response(200, json={"status": "success", "totalCount": len(rows), "details": rows})
+
+    source = Source(name="ca", provider="cloudagent", options={"user_name": "acme"}, base_url=BASE)
+    for hour, expected in ((1.5, ["2026-01-06", "2026-01-05"]), (3.0, ["2026-01-06"])):
+        asked.clear()
+        at = datetime(2026, 1, 5, 18, 30, tzinfo=UTC).timestamp() + hour * 3600  # midnight in Kolkata + hour
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        adapter = cloudagent.CloudAgentAdapter(source, SECRETS, client, now=lambda at=at: at)
+        if hour < 2:
+            call = await adapter.get_call("77")
+            assert (call.call_id, call.status) == ("77", Status.COMPLETED)
+        else:
+            with pytest.raises(NotFoundYet):
+                await adapter.get_call("77")
+        assert asked == expected
+        asked.clear()
+        await pages(adapter)
+        assert asked == ["2026-01-06"]

@@ -516,3 +516,23 @@ async def test_records_are_read_in_the_sources_zone() -> None:
         options = {"campaign": 1} if zone is None else {"campaign": 1, "timezone": zone}
         (calls,) = await pages(make("velip", reply(page([row])), {"tsid": "t"}, **options))
         assert (calls[0].record()["started_at"], calls[0].source) == (started, "s")
+
+
+async def test_just_after_midnight_in_sao_paulo_the_scope_takes_yesterday_in() -> None:
+    from datetime import datetime
+
+    from callmon.providers import Source
+
+    forms: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        forms.append(body_of(request))
+        return httpx.Response(200, json=page([]))
+
+    for utc_hour, scope in ((4, ("2026-05-05", "2026-05-06")), (6, ("2026-05-06", "2026-05-06"))):
+        at = datetime(2026, 5, 6, utc_hour, 30, tzinfo=UTC).timestamp()  # 01:30 and 03:30 there
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        source = Source(name="v", provider="velip", options={})
+        adapter = velip.VelipAdapter(source, {"tsid": "t"}, client, now=lambda: at)
+        await pages(adapter)
+        assert (forms[-1]["date_start"], forms[-1]["date_end"]) == scope
