@@ -195,9 +195,8 @@ def _plain(texts: list[Any], masking: bool) -> bool:
     return max(map(len, texts)) <= MAX_TEXT and max(map(len, texts[:3])) <= MAX_ID
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(Call) if f.init)
 # The order assemble() takes values in: the class's, ending with the timeline.
-FIELD_ORDER = _FIELD_NAMES
+FIELD_ORDER = tuple(f.name for f in fields(Call) if f.init)
 assert FIELD_ORDER[-1] == "timeline"
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Call) if f.init and f.default is not MISSING}
 
@@ -205,7 +204,7 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Call) if f.init a
 def trusted(**values: Any) -> Call:
     """A Call from values callmon made safe itself (a record it built, read back from its own history):
     built without the untrusted-value rule's checks, which cost as much as the rest of building one."""
-    return assemble(tuple(values[name] if name in values else _DEFAULTS[name] for name in _FIELD_NAMES))
+    return assemble(tuple(values[name] if name in values else _DEFAULTS[name] for name in FIELD_ORDER))
 
 
 def assemble(values: tuple[Any, ...]) -> Call:

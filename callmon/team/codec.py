@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 from collections.abc import Mapping
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callmon import packing, redact
-from callmon.model import MAX_ID, MAX_TEXT, Call, Status, TranscriptLine
+from callmon.model import FIELD_ORDER, MAX_ID, MAX_TEXT, Call, Status, TranscriptLine, assemble
 from callmon.timeline import Timeline
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -153,10 +151,7 @@ _DETAILS = _Pairs(
 )
 _INTERN = sys.intern
 _read_json = json.JSONDecoder().decode
-_new = object.__new__
-_put = object.__setattr__
-_ORDER = tuple(f.name for f in dataclass_fields(Call) if f.init)
-assert _ORDER == (
+assert FIELD_ORDER == (
     "source", "provider", "call_id", "status", "campaign", "raw_status", "reason", "direction", "from_", "to",
     "started_at", "answered_at", "ended_at", "duration_s", "billable_s", "cost", "currency", "recording_url",
     "updated_at", "transcript", "details", "raw", "timeline",
@@ -208,18 +203,13 @@ def decode(data: bytes, shapes: Shapes) -> Call:
             raw=_payload(ref, blob, shapes),
         )  # the record's whole rule: cleaned, masked, cut
     # Text already as callmon keeps it: built as history builds a row (no second pass of the rule).
-    call: Call = _new(Call)
-    events = _timeline(timeline)
-    for name, value in zip(_ORDER, (
+    return assemble((
         _INTERN(source), _INTERN(provider), call_id, _status(status), campaign and _INTERN(campaign),
         raw_status and _INTERN(raw_status), reason and _INTERN(reason), direction and _INTERN(direction),
         from_, to, _moment(started), _moment(answered), _moment(ended), _seconds(duration), _seconds(billable),
         _cost(cost), currency and _INTERN(currency), recording_url, _moment(updated), lines, pairs,
-        _payload(ref, blob, shapes), events,
-    ), strict=True):  # fmt: skip
-        _put(call, name, value)
-    _put(call, "first_seen", events[0] if events else -math.inf)
-    return call
+        _payload(ref, blob, shapes), _timeline(timeline),
+    ))  # fmt: skip
 
 
 def _str(value: Any) -> str | None:
