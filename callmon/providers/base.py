@@ -270,10 +270,7 @@ class Adapter(abc.ABC):
 
     def watch_date(self) -> date:
         """The day to watch in the provider's time zone: a fixed YYYY-MM-DD, or today."""
-        value = self.option("date")
-        if value and value != "today":
-            return date.fromisoformat(str(value))
-        return datetime.fromtimestamp(self.now(), UTC).astimezone(self.tz).date()
+        return self.watch_days()[-1]
 
     def watch_days(self) -> tuple[date, ...]:
         """The days a lookup covers, oldest first: the watch date; when that is today and today began less than
