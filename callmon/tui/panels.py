@@ -194,13 +194,7 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         order = self.shown + [name for name in self.every if name not in self.shown]
         with Vertical():
             yield Label(Text("Columns · space: on/off · K/J: move · enter: keep", style="bold"))
-            yield SelectionList[str](
-                *(
-                    Selection(BY_NAME[name].title, name, name in self.shown, disabled=name == "status")
-                    for name in order
-                ),
-                id="columns",
-            )
+            yield SelectionList[str](*(_column(name, name in self.shown) for name in order), id="columns")
 
     def action_move(self, step: int) -> None:
         """The highlighted column one place up or down (STATUS stays first)."""
@@ -213,9 +207,7 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         chosen = set(options.selected)
         names[at], names[to] = names[to], names[at]
         options.clear_options()
-        options.add_options(
-            [Selection(BY_NAME[n].title, n, n in chosen, disabled=n == "status") for n in names]
-        )
+        options.add_options([_column(name, name in chosen) for name in names])
         options.highlighted = to
 
     def action_keep(self) -> None:
@@ -370,3 +362,8 @@ class AlertsScreen(ModalScreen[None]):
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+
+def _column(name: str, shown: bool) -> Selection[str]:
+    """A column's line in the chooser: STATUS cannot be turned off."""
+    return Selection(BY_NAME[name].title, name, shown, disabled=name == "status")
