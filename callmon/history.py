@@ -354,9 +354,7 @@ class History:
     async def read(
         self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
-        return await asyncio.wrap_future(
-            self._submit(self._newest, limit, _names(sources), None, since)
-        )
+        return await asyncio.wrap_future(self._submit(self._newest, limit, _names(sources), None, since))
 
     def _newest(
         self, limit: int, sources: tuple[str, ...] | None, after: Cursor | None, since: float
@@ -372,7 +370,9 @@ class History:
             clauses.append("first_seen >= ?")
             args.append(since)
         where, source_args = _where(sources, " AND ".join(clauses) or None)
-        query = f"{_SELECT}{_BY_FIRST_SEEN}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
+        query = (
+            f"{_SELECT}{_BY_FIRST_SEEN}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
+        )
         calls = []
         for row in self._db.execute(query, (*source_args, *args, limit)):
             try:
@@ -449,7 +449,7 @@ class History:
         for row in self._db.execute(sql, plan.args):
             found.read += 1
             try:
-                call = self._call(row)
+                call = self._call(row, share=False)  # shown a while, never kept: nothing to save by sharing
             except _UNREADABLE:
                 continue
             if query(call, now):
@@ -476,7 +476,8 @@ class History:
             store.load(call)
         return len(calls)
 
-    def _call(self, row: Sequence[Any]) -> Call:
+    def _call(self, row: Sequence[Any], *, share: bool = True) -> Call:
+        """The row as a call; `share`: its values shared with the calls held (for a call the store keeps)."""
         (source, call_id, provider, status, campaign, raw_status, reason, direction, from_, to, started_at,
          answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, transcript,
          details, raw, timeline, _first_seen, _written) = row  # fmt: skip
@@ -492,7 +493,7 @@ class History:
             self._process_blob(raw) if raw else packing.EMPTY,
             tuple(events),
         ))  # fmt: skip
-        changes = shared(call)
+        changes = shared(call) if share else None
         if changes:
             for name, value in changes.items():
                 object.__setattr__(call, name, value)  # still only this thread's: sharing costs no copy
