@@ -10,7 +10,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +71,9 @@ class Session:
         history; None when there is no history to search."""
         if self.history is None or not self.history.usable:
             return None
-        oldest = min(map(attrgetter("first_seen"), self.store.calls.values()), default=math.inf)
-        found = await self.history.search(query, [s.name for s in self.sources], before=oldest, limit=limit)
+        found = await self.history.search(
+            query, [s.name for s in self.sources], before=self.store.oldest(), limit=limit
+        )
         found.calls = [c for c in found.calls if c.key not in self.store.calls]
         return found
 

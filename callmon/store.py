@@ -6,9 +6,11 @@ batch per tick, with all changes to the same call since the last tick folded int
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any, Literal
 
 from callmon import timeline as timelines
@@ -17,7 +19,19 @@ from callmon.packing import pack
 from callmon.pools import shared
 from callmon.timeline import StatusEvent, Timeline, Via
 
-__all__ = ["Call", "CallStore", "Change", "ChangeKind", "Key", "StatusEvent", "Via", "arrival", "arrival_ordered"]
+_FIRST_SEEN = attrgetter("first_seen")
+
+__all__ = [
+    "Call",
+    "CallStore",
+    "Change",
+    "ChangeKind",
+    "Key",
+    "StatusEvent",
+    "Via",
+    "arrival",
+    "arrival_ordered",
+]
 
 Key = tuple[str, str]
 # "loaded": read back from history while the session runs (shown, not announced as news).
@@ -63,7 +77,13 @@ class Change:
             "new" if self.kind == "new" else ("ended" if "ended" in (self.kind, later.kind) else later.kind)
         )
         return Change(
-            later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events, self.old
+            later.key,
+            later.call,
+            self.previous,
+            kind,
+            later.via,
+            self.new_events + later.new_events,
+            self.old,
         )
 
 
@@ -87,6 +107,7 @@ class CallStore:
         self.unknown: dict[str, set[str]] = {}
         self.stats = StoreStats()
         self._counts: dict[str, int] = {}  # calls per source
+        self._oldest: float | None = None  # the earliest first-seen time held; None: to be found again
         self._pending: dict[Key, Change] = {}
         self._subscribers: list[Callable[[list[Change]], None]] = []
 
@@ -99,6 +120,18 @@ class CallStore:
     def count(self, source: str) -> int:
         """How many calls of `source` the store holds."""
         return self._counts.get(source, 0)
+
+    def oldest(self) -> float:
+        """When the earliest call held was first seen (inf when none is): where history's older calls begin.
+        Kept as calls come, found again only after an eviction took the earliest: a walk of a million calls
+        held the event loop 0.1 s at every search of history."""
+        if self._oldest is None:
+            self._oldest = min(map(_FIRST_SEEN, self.calls.values()), default=math.inf)
+        return self._oldest
+
+    def _held(self, call: Call) -> None:
+        if self._oldest is not None and call.first_seen < self._oldest:
+            self._oldest = call.first_seen
 
     # -- applying updates -------------------------------------------------------------------------------------
 
@@ -127,12 +160,15 @@ class CallStore:
         new_events = 0
         if previous is not status:
             self.stats.status_changes += 1
-            timeline = timelines.append(timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
+            timeline = timelines.append(
+                timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via
+            )
             new_events = 1
         call = _kept(call, keep, timeline, owned)
         self.stats.applied += 1
         if old is None:
             self._counts[key[0]] = self._counts.get(key[0], 0) + 1
+            self._held(call)
         self.calls[key] = call
         self._track_active(call)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
@@ -146,8 +182,12 @@ class CallStore:
     def load(self, call: Call) -> None:
         """Put back a call from history as it is (history reads back calls as the store keeps them),
         without announcing it as a change."""
-        if call.key not in self.calls:
+        old = self.calls.get(call.key)
+        if old is None:
             self._counts[call.source] = self._counts.get(call.source, 0) + 1
+        elif old.first_seen == self._oldest:
+            self._oldest = None  # it may have been the earliest
+        self._held(call)
         self.calls[call.key] = call
         self._track_active(call)
 
@@ -171,6 +211,7 @@ class CallStore:
             )
             if earlier:
                 merged = revised(live, timeline=earlier + live.timeline)
+                self._held(merged)
                 self.calls[key] = merged
                 changes.append(Change(key, merged, live.status, "loaded", "history", 0, live))
         return changes
@@ -183,6 +224,8 @@ class CallStore:
             if call is None or call.status.active or key in self._pending:
                 continue
             del self.calls[key]
+            if call.first_seen == self._oldest:
+                self._oldest = None
             self._counts[key[0]] -= 1
             self.unknown.get(key[0], set()).discard(key[1])
             changes.append(Change(key, call, call.status, "evicted", "history", 0, call))

@@ -99,3 +99,26 @@ def test_equal_times_of_the_calls_kept_are_one_object_in_the_same_zone_only(monk
     for i in range(pools._MOMENT_LIMIT + 10):
         store.apply(Call("s", "vobiz", f"n{i}", Status.QUEUED, started_at=at + timedelta(seconds=i)))
     assert len(pools._MOMENTS) <= pools._MOMENT_LIMIT
+
+
+def test_oldest_is_the_earliest_first_seen_held_through_applies_loads_merges_and_evictions() -> None:
+    ticks = iter([50.0, 40.0, 60.0, 70.0])
+    store = CallStore(clock=lambda: next(ticks))
+    assert store.oldest() == float("inf")
+    calls = [Call("s", "vobiz", f"c{i}", Status.COMPLETED) for i in range(3)]
+    for call in calls:
+        store.apply(call)  # first seen at 50, 40, 60
+    store.take()  # the tick delivered them: now they may go
+    assert store.oldest() == 40.0
+    store.evict([("s", "c0")])
+    assert store.oldest() == 40.0, "a later one went"
+    store.evict([("s", "c1")])
+    assert store.oldest() == 60.0, "the earliest went: found again"
+    from_history = Call("s", "vobiz", "c9", Status.FAILED, timeline=(30.0, Status.FAILED, None, "history"))
+    store.load(from_history)
+    assert store.oldest() == 30.0
+    store.load(from_history.with_changes(timeline=(65.0, Status.FAILED, None, "history")))
+    assert store.oldest() == 60.0, "the earliest was put back later: found again"
+    earlier = calls[2].with_changes(timeline=(10.0, Status.RINGING, None, "history"))
+    store.load_batch([earlier])
+    assert store.oldest() == 10.0, "history's earlier events moved a held call's first sight back"
