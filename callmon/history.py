@@ -32,7 +32,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import platformdirs
 
-from callmon import packing, search
+from callmon import ownjson, packing, search
 from callmon.files import FileError, private_dir
 from callmon.model import Call, Status, TranscriptLine, assemble, from_storage
 from callmon.pools import shared
@@ -95,21 +95,6 @@ _BY_FIRST_SEEN = " INDEXED BY calls_first_seen"
 BATCH = 10_000  # rows read back per step while the monitor runs
 PRUNE_BATCH = 5_000  # rows deleted per transaction, so a prune never holds the file for long
 _STATUS = {status.value: status for status in Status}
-# The C scanner itself: json.loads's Python layers around it cost as much as the scan.
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _json(text: str) -> Any:
-    """JSON that callmon wrote itself (a row's timeline, details, transcript); ValueError when it is not."""
-    try:
-        value, end = _SCAN(text, 0)
-    except StopIteration:
-        raise ValueError("not JSON") from None
-    if end != len(text):
-        raise ValueError("more than one JSON value")
-    return value
-
-
 # What reading one damaged row can raise (a time out of range, JSON nested past the parser): that row is skipped.
 _UNREADABLE = (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError)
 P = ParamSpec("P")
@@ -481,15 +466,15 @@ class History:
         (source, call_id, provider, status, campaign, raw_status, reason, direction, from_, to, started_at,
          answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, transcript,
          details, raw, timeline, _first_seen, _written) = row  # fmt: skip
-        events = _json(timeline)
+        events = ownjson.read(timeline)
         del events[len(events) - len(events) % 4 :]
         events[1::4] = [_STATUS.get(name, Status.UNKNOWN) for name in events[1::4]]
         call = assemble((
             sys.intern(source), sys.intern(provider), call_id, _STATUS.get(status, Status.UNKNOWN), campaign,
             raw_status, reason, direction, from_, to, _moment(started_at), _moment(answered_at),
             _moment(ended_at), duration_s, billable_s, cost, currency, recording_url, _moment(updated_at),
-            tuple(TranscriptLine(r, t) for r, t in _json(transcript)) if transcript else (),
-            tuple((label, value) for label, value in _json(details)) if details else (),
+            tuple(TranscriptLine(r, t) for r, t in ownjson.read(transcript)) if transcript else (),
+            tuple((label, value) for label, value in ownjson.read(details)) if details else (),
             self._process_blob(raw) if raw else packing.EMPTY,
             tuple(events),
         ))  # fmt: skip

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from callmon import packing, redact
+from callmon import ownjson, packing, redact
 from callmon.model import FIELD_ORDER, MAX_ID, MAX_TEXT, Call, Status, TranscriptLine, assemble
 from callmon.timeline import Timeline
 
@@ -127,7 +127,7 @@ class _Pairs:
         if found is not None:
             return found
         try:
-            pairs = json.loads(text)
+            pairs = ownjson.read(text)
         except (ValueError, RecursionError):
             return (), True
         value = self.build(pairs if type(pairs) is list else [])
@@ -150,7 +150,6 @@ _DETAILS = _Pairs(
     lambda pairs: all(k.isprintable() and v.isprintable() for k, v in pairs),
 )
 _INTERN = sys.intern
-_read_json = json.JSONDecoder().decode
 assert FIELD_ORDER == (
     "source", "provider", "call_id", "status", "campaign", "raw_status", "reason", "direction", "from_", "to",
     "started_at", "answered_at", "ended_at", "duration_s", "billable_s", "cost", "currency", "recording_url",
@@ -171,7 +170,7 @@ def decode(data: bytes, shapes: Shapes) -> Call:
     must be in `shapes` (KeyError names a missing one)."""
     head, _, blob = data.partition(b"\n")
     try:
-        values = _read_json(head.decode("utf-8", "surrogatepass"))
+        values = ownjson.read(head.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError):
         raise Unreadable("not JSON") from None
     if type(values) is not list or len(values) != 23:
