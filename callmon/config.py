@@ -246,32 +246,26 @@ def _team(data: Mapping[str, Any], locate: _Locator) -> TeamSettings | None:
         )
     url = table.get("url")
     if not isinstance(url, str):
-        raise ConfigError(f'{locate.key(None, "url")}: [team] needs url = "redis://HOST:PORT" (or rediss://)')
+        raise ConfigError(f"{locate.key(None, 'url')}: [team] needs url = \"redis://HOST:PORT\" (or rediss://)")
     try:
         check_url(url)
-        prefix = (
-            check_prefix(table.get("prefix", "cm:")) if isinstance(table.get("prefix", "cm:"), str) else None
-        )
+        prefix = check_prefix(table.get("prefix", "cm:")) if isinstance(table.get("prefix", "cm:"), str) else None
     except TeamUrlError as exc:
         raise ConfigError(f"{locate.key(None, 'url')}: {exc}") from None
     if prefix is None:
-        raise ConfigError(f'{locate.key(None, "prefix")}: team prefix must be a string like "cm:"')
+        raise ConfigError(f"{locate.key(None, 'prefix')}: team prefix must be a string like \"cm:\"")
     for key in ("user", "ca_file"):
         value = table.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(f"{locate.key(None, key)}: team {key} must be a non-empty string")
     ca_file = table.get("ca_file")
     if ca_file is not None and not url.startswith("rediss://"):
-        raise ConfigError(
-            f"{locate.key(None, 'ca_file')}: ca_file is for TLS: the url must start with rediss://"
-        )
+        raise ConfigError(f"{locate.key(None, 'ca_file')}: ca_file is for TLS: the url must start with rediss://")
     if ca_file is not None and not Path(ca_file).expanduser().is_file():
-        raise ConfigError(
-            f"{locate.key(None, 'ca_file')}: team ca_file {_safe(ca_file)!r} is not a readable file"
-        )
+        raise ConfigError(f"{locate.key(None, 'ca_file')}: team ca_file {_safe(ca_file)!r} is not a readable file")
     offline = table.get("offline", "split")
     if offline not in OFFLINE_CHOICES:
-        raise ConfigError(f'{locate.key(None, "offline")}: team offline must be "split" or "stop"')
+        raise ConfigError(f"{locate.key(None, 'offline')}: team offline must be \"split\" or \"stop\"")
     ttl = _number(table.get("lease_ttl", 10), "lease_ttl", locate, low=1, high=600)
     return TeamSettings(
         url=url, user=table.get("user"), ca_file=ca_file, lease_ttl=ttl, offline=offline, prefix=prefix

@@ -142,9 +142,7 @@ class Keyring:
     _unavailable: tuple[tuple[str, ...], float, CredentialError] | None = None
 
     def backend(self) -> Any:
-        where = tuple(
-            os.environ.get(name, "") for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")
-        )
+        where = tuple(os.environ.get(name, "") for name in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND"))
         failed = self._unavailable
         if failed is not None and failed[0] == where and time.monotonic() - failed[1] < UNAVAILABLE_FOR:
             raise failed[2]

@@ -339,7 +339,9 @@ class History:
     async def read(
         self, limit: int, sources: Iterable[str] | None = None, *, since: float = -math.inf
     ) -> list[Call]:
-        return await asyncio.wrap_future(self._submit(self._newest, limit, _names(sources), None, since))
+        return await asyncio.wrap_future(
+            self._submit(self._newest, limit, _names(sources), None, since)
+        )
 
     def _newest(
         self, limit: int, sources: tuple[str, ...] | None, after: Cursor | None, since: float
@@ -355,9 +357,7 @@ class History:
             clauses.append("first_seen >= ?")
             args.append(since)
         where, source_args = _where(sources, " AND ".join(clauses) or None)
-        query = (
-            f"{_SELECT}{_BY_FIRST_SEEN}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
-        )
+        query = f"{_SELECT}{_BY_FIRST_SEEN}{where} ORDER BY first_seen DESC, source DESC, call_id DESC LIMIT ?"
         calls = []
         for row in self._db.execute(query, (*source_args, *args, limit)):
             try:

@@ -96,9 +96,7 @@ def _dumps(value: Any, indent: int | None = None) -> str:
         # Values are masked already (`_record`), so only an escape can spell a secret here: "Þadbeef…" is
         # written "\u00deadbeef…". Such strings are masked whole; masking the text would cut the escape in two
         # and leave invalid JSON.
-        text = json.dumps(
-            _escapes_masked(value), ensure_ascii=True, indent=indent, default=str, allow_nan=False
-        )
+        text = json.dumps(_escapes_masked(value), ensure_ascii=True, indent=indent, default=str, allow_nan=False)
     return text
 
 

@@ -233,7 +233,6 @@ def unpack(raw: Mapping[str, Any] | Packed) -> dict[str, Any]:
     shape = shape_of(raw)
     return _unpack(raw, _SHAPES.names(shape) if shape else (), _ZDICT)
 
-
 # -- packed payloads kept elsewhere (history) ------------------------------------------------------------------
 # A packed payload names its shape by this process's number for it; a file keeps its own numbers with the
 # names, and a payload read back is renumbered for the process that reads it (two bytes replaced, nothing
@@ -253,9 +252,7 @@ class _Codec:
             write_dict_id=False,
         )  # fmt: skip
         self.compressor = zstandard.ZstdCompressor(dict_data=data, compression_params=params)
-        self.decompressor = zstandard.ZstdDecompressor(
-            dict_data=data, format=zstandard.FORMAT_ZSTD1_MAGICLESS
-        )
+        self.decompressor = zstandard.ZstdDecompressor(dict_data=data, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
 
     def compress(self, body: bytes) -> bytes:
         return self.compressor.compress(body)

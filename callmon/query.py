@@ -88,6 +88,7 @@ _MEMO_LIMIT = 50_000
 _FREE_FIELDS = ("status", "call_id", "campaign", "from_", "to", "reason", "raw_status", "source", "provider")
 
 
+
 Passing = Callable[[Collection[Any]], frozenset[Any]]
 
 

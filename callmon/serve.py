@@ -240,9 +240,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serving(
-    app: Any, sock: socket.socket, limits: Limits | None = None
-) -> AsyncIterator[uvicorn.Server]:
+async def serving(app: Any, sock: socket.socket, limits: Limits | None = None) -> AsyncIterator[uvicorn.Server]:
     """Run uvicorn on `sock` until the block exits; the socket is closed after."""
     limits = limits or Limits()
     server: _Server

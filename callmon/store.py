@@ -21,17 +21,7 @@ from callmon.timeline import StatusEvent, Timeline, Via
 
 _FIRST_SEEN = attrgetter("first_seen")
 
-__all__ = [
-    "Call",
-    "CallStore",
-    "Change",
-    "ChangeKind",
-    "Key",
-    "StatusEvent",
-    "Via",
-    "arrival",
-    "arrival_ordered",
-]
+__all__ = ["Call", "CallStore", "Change", "ChangeKind", "Key", "StatusEvent", "Via", "arrival", "arrival_ordered"]
 
 Key = tuple[str, str]
 # "loaded": read back from history while the session runs (shown, not announced as news).
@@ -77,13 +67,7 @@ class Change:
             "new" if self.kind == "new" else ("ended" if "ended" in (self.kind, later.kind) else later.kind)
         )
         return Change(
-            later.key,
-            later.call,
-            self.previous,
-            kind,
-            later.via,
-            self.new_events + later.new_events,
-            self.old,
+            later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events, self.old
         )
 
 
@@ -160,9 +144,7 @@ class CallStore:
         new_events = 0
         if previous is not status:
             self.stats.status_changes += 1
-            timeline = timelines.append(
-                timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via
-            )
+            timeline = timelines.append(timeline, self.clock(), status, keep.get("raw_status", call.raw_status), via)
             new_events = 1
         call = _kept(call, keep, timeline, owned)
         self.stats.applied += 1

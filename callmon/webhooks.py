@@ -79,9 +79,7 @@ def load_key(path: Path | None = None) -> bytes:
         write_private(path, key.hex())
         return key
     except (OSError, UnicodeDecodeError) as exc:
-        raise WebhookKeyError(
-            f"webhook key {path}: cannot read it: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+        raise WebhookKeyError(f"webhook key {path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -204,9 +202,7 @@ class Receiver:
                 return await self._receive(source, request)
             except ClientDisconnect:
                 return Response(status_code=400)  # nobody is left to read it
-            except (
-                Exception
-            ) as exc:  # a bug, not the delivery's fault: one line, never a traceback per request
+            except Exception as exc:  # a bug, not the delivery's fault: one line, never a traceback per request
                 log.error("webhook %s: a delivery failed: %s", name, one_line(exc))
                 return _error(500, "internal error")
 
@@ -304,9 +300,7 @@ class Receiver:
                 failed, first = failed + 1, first or one_line(exc)
         if failed:
             self.stats.rejected += failed
-            log.warning(
-                "webhook %s: %d of %d delivered calls not stored: %s", source.name, failed, len(calls), first
-            )
+            log.warning("webhook %s: %d of %d delivered calls not stored: %s", source.name, failed, len(calls), first)
         self.stats.deliveries += 1
         self.stats.calls += len(calls) - failed
         self.stats.last_delivery = time.time()
@@ -336,9 +330,7 @@ class Receiver:
         if left:
             log.warning(
                 "webhooks: stopped with %d deliveries (%d calls) not stored; providers that retry "
-                "send them again",
-                left,
-                calls,
+                "send them again", left, calls
             )
         return left
 

@@ -45,8 +45,7 @@ class Window:
         if self.last is not None:
             return None
         starts = [
-            datetime.combine(datetime.fromtimestamp(now, zone).date(), time.min, zone).timestamp()
-            for zone in zones
+            datetime.combine(datetime.fromtimestamp(now, zone).date(), time.min, zone).timestamp() for zone in zones
         ]
         return min(starts) if starts else now - timedelta(days=1).total_seconds()
 

@@ -194,9 +194,7 @@ class VobizAdapter(Adapter):
                         page.append(known)
                         continue
                     if looked_up >= self.limits.max_pages:
-                        self.cut_short = (
-                            f"{len(uuids):,} {state} calls listed: looked up {looked_up} (max_pages)"
-                        )
+                        self.cut_short = f"{len(uuids):,} {state} calls listed: looked up {looked_up} (max_pages)"
                         break
                     try:
                         page.append(await self._live(uuid, state))

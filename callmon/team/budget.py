@@ -99,9 +99,7 @@ class TeamLimiter:
         # Requests in each window as last known (monotonic): the engine's log as last read, and ours since.
         self.seen: dict[str, list[float]] = {kind: [] for kind in self.budgets}
         self._offline: dict[str, _Window] = {}
-        self.offline_log: dict[str, list[tuple[str, int]]] = {
-            kind: [] for kind in self.budgets
-        }  # (id, wall ms)
+        self.offline_log: dict[str, list[tuple[str, int]]] = {kind: [] for kind in self.budgets}  # (id, wall ms)
         self.granted = 0
         self.refused = 0  # grants the engine refused because we no longer led
 
@@ -124,13 +122,7 @@ class TeamLimiter:
                 try:
                     granted, wait_ms = await self.scripts.budget(
                         keys=[self.keys.lease, self.keys.budget(name)],
-                        args=[
-                            self.owner,
-                            budget.requests,
-                            round(budget.per * 1000),
-                            round(slack(budget) * 1000),
-                            request,
-                        ],
+                        args=[self.owner, budget.requests, round(budget.per * 1000), round(slack(budget) * 1000), request],
                     )
                 except ENGINE_ERRORS:
                     raise Preempted(self.keys.name) from None  # the lease loop notices and says so

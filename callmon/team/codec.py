@@ -178,19 +178,7 @@ def decode(data: bytes, shapes: Shapes) -> Call:
     (source, provider, call_id, status, campaign, raw_status, reason, direction, from_, to, currency,
      recording_url, started, answered, ended, updated, duration, billable, cost, transcript, details,
      timeline, ref) = values  # fmt: skip
-    texts = (
-        source,
-        provider,
-        call_id,
-        campaign,
-        raw_status,
-        reason,
-        direction,
-        from_,
-        to,
-        currency,
-        recording_url,
-    )
+    texts = (source, provider, call_id, campaign, raw_status, reason, direction, from_, to, currency, recording_url)
     present = [t for t in texts if t is not None]
     lines, plain_lines = _TRANSCRIPTS.get(transcript)
     pairs, plain_pairs = _DETAILS.get(details)
@@ -205,28 +193,12 @@ def decode(data: bytes, shapes: Shapes) -> Call:
     )  # fmt: skip
     if not plain:
         return Call(
-            source=str(source),
-            provider=str(provider),
-            call_id=str(call_id),
-            status=_status(status),
-            campaign=_str(campaign),
-            raw_status=_str(raw_status),
-            reason=_str(reason),
-            direction=_str(direction),
-            from_=_str(from_),
-            to=_str(to),
-            currency=_str(currency),
-            recording_url=_str(recording_url),
-            started_at=_moment(started),
-            answered_at=_moment(answered),
-            ended_at=_moment(ended),
-            updated_at=_moment(updated),
-            duration_s=_seconds(duration),
-            billable_s=_seconds(billable),
-            cost=_cost(cost),
-            transcript=lines,
-            details=pairs,
-            timeline=_timeline(timeline),
+            source=str(source), provider=str(provider), call_id=str(call_id), status=_status(status),
+            campaign=_str(campaign), raw_status=_str(raw_status), reason=_str(reason), direction=_str(direction),
+            from_=_str(from_), to=_str(to), currency=_str(currency), recording_url=_str(recording_url),
+            started_at=_moment(started), answered_at=_moment(answered), ended_at=_moment(ended),
+            updated_at=_moment(updated), duration_s=_seconds(duration), billable_s=_seconds(billable),
+            cost=_cost(cost), transcript=lines, details=pairs, timeline=_timeline(timeline),
             raw=_payload(ref, blob, shapes),
         )  # the record's whole rule: cleaned, masked, cut
     # Text already as callmon keeps it: built as history builds a row (no second pass of the rule).

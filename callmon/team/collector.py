@@ -100,12 +100,7 @@ class Collector:
         self.resolve = resolve
         self.split = Split()
         self.follower = Follower(
-            self.blocking,
-            self.keys,
-            self.store,
-            self._loaded,
-            skip=self._leads,
-            prefer_local=self._prefer_local,
+            self.blocking, self.keys, self.store, self._loaded, skip=self._leads, prefer_local=self._prefer_local
         )
         self.leases = Leases(
             self.engine, self.blocking, self.scripts, self.keys, settings, self.owner,
@@ -591,11 +586,7 @@ class Collector:
                 await pipe.execute()
         except ENGINE_ERRORS as exc:
             # The design's choice while the engine is down: keep them here (202 was said) and publish later.
-            log.info(
-                "webhooks: inbox unreachable (%s): %d deliveries kept here",
-                explain(exc, self.settings),
-                len(items),
-            )
+            log.info("webhooks: inbox unreachable (%s): %d deliveries kept here", explain(exc, self.settings), len(items))
             for _, call in items:
                 self.store.apply(call, "push")
 
@@ -633,11 +624,7 @@ class Collector:
         for name in await self.engine.hkeys(self.keys.accounts):
             keys = self.keys.account(codec_text(name))
             while True:
-                count = int(
-                    await self.scripts.prune(
-                        keys=[keys.calls, keys.written, keys.changes], args=[cutoff, 1000]
-                    )
-                )
+                count = int(await self.scripts.prune(keys=[keys.calls, keys.written, keys.changes], args=[cutoff, 1000]))
                 pruned += count
                 if count < 1000:
                     break

@@ -76,11 +76,7 @@ def explain(exc: BaseException, settings: TeamSettings) -> EngineError:
     if isinstance(exc, (NoPermissionError, AuthorizationError)) or "NOPERM" in str(exc):
         return Refused(f"{where}: not allowed: {_first(exc)} (see the ACL lines in docs/team.md)")
     if isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc):
-        hint = (
-            " (set [team] ca_file to the CA that signed the engine's certificate)"
-            if not settings.ca_file
-            else ""
-        )
+        hint = " (set [team] ca_file to the CA that signed the engine's certificate)" if not settings.ca_file else ""
         return Refused(f"{where}: TLS failed: {_first(exc)}{hint}")
     if isinstance(exc, (RedisTimeoutError, TimeoutError)):
         return Unreachable(f"{where}: no answer within {settings.timeout:g}s")

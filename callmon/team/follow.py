@@ -212,9 +212,7 @@ class Follower:
 
     # -- taking entries in ------------------------------------------------------------------------------------
 
-    async def _entries(
-        self, followed: Followed, entries: list[tuple[bytes, dict[bytes, bytes]]], *, apply: bool
-    ) -> bool:
+    async def _entries(self, followed: Followed, entries: list[tuple[bytes, dict[bytes, bytes]]], *, apply: bool) -> bool:
         """Take stream entries in; True when they cannot follow on from what we had (load again)."""
         carried: dict[str, tuple[Version, bytes]] = {}  # call id -> its newest change here, with the call
         named: dict[str, Version] = {}  # entries without the call (an older collector's): read from the hash
@@ -247,9 +245,7 @@ class Follower:
             await self._take(followed.name, items)
         return False
 
-    async def _take(
-        self, name: str, items: Iterable[tuple[bytes | str, bytes]], *, full: bool = False
-    ) -> int:
+    async def _take(self, name: str, items: Iterable[tuple[bytes | str, bytes]], *, full: bool = False) -> int:
         items = list(items)
         if not full:
             await self.learn(codec.version_of(value)[1] for _, value in items if b"\n" in value)
@@ -269,9 +265,7 @@ class Follower:
                     await self.learn([data])  # a shape written after the load began
                     call = codec.decode(data, self.shapes)
             except (Unreadable, ValueError, KeyError) as exc:
-                log.warning(
-                    "team: %s: call %s in the engine is unreadable (%s): skipped", name, call_id[:40], exc
-                )
+                log.warning("team: %s: call %s in the engine is unreadable (%s): skipped", name, call_id[:40], exc)
                 continue
             if call.key != key:
                 continue
@@ -291,9 +285,7 @@ class Follower:
                 kind = "changed"
             events = max(0, (len(call.timeline) - len(old.timeline)) // 4) if old is not None else 0
             changes.append(
-                Change(
-                    key, call, old.status if old else None, kind, last_via(call.timeline) or "poll", events
-                )
+                Change(key, call, old.status if old else None, kind, last_via(call.timeline) or "poll", events)
             )
         if changes:
             self.on_batch(changes)
@@ -321,9 +313,7 @@ class Follower:
                     self.shapes.names[digest] = tuple(json.loads(found))
         if dictionaries:
             ids = list(dictionaries)
-            for dictionary_id, found in zip(
-                ids, await self.engine.hmget(self.keys.dictionaries, ids), strict=True
-            ):
+            for dictionary_id, found in zip(ids, await self.engine.hmget(self.keys.dictionaries, ids), strict=True):
                 if found is not None:
                     self.shapes.dictionaries[dictionary_id] = bytes(found)
 

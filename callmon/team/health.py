@@ -41,9 +41,7 @@ def load(text: str | bytes) -> tuple[SourceHealth, str, int]:
         values["state"] = _STATES.get(str(values.get("state")), State.ERROR)
         budget = values.get("budget") or {}
         values["budget"] = {
-            str(k): (int(v[0]), int(v[1]), float(v[2]))
-            for k, v in budget.items()
-            if isinstance(v, list) and len(v) == 3
+            str(k): (int(v[0]), int(v[1]), float(v[2])) for k, v in budget.items() if isinstance(v, list) and len(v) == 3
         }
         from callmon.text import clean
 

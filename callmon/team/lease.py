@@ -202,9 +202,7 @@ class Leases:
         for interval in self.intervals:
             if interval[0] == lease.name and interval[3] is None:
                 interval[3] = wall_of(until)
-        log.info(
-            "stopped leading %s (fence %d) at %s: %s", lease.name, lease.fence, stamp(wall_of(until)), why
-        )
+        log.info("stopped leading %s (fence %d) at %s: %s", lease.name, lease.fence, stamp(wall_of(until)), why)
         lease.valid_until = 0.0
         lease.ready = False
         lease.poke()
@@ -250,9 +248,7 @@ class Leases:
             async with self.engine.pipeline(transaction=False) as pipe:
                 for lease in held:
                     await self.scripts.release(
-                        keys=[lease.keys.lease, self.keys.handover],
-                        args=[self.owner, lease.name],
-                        client=pipe,
+                        keys=[lease.keys.lease, self.keys.handover], args=[self.owner, lease.name], client=pipe
                     )
                 await pipe.execute()
         except ENGINE_ERRORS as exc:

@@ -135,9 +135,7 @@ async def _receiver(
     try:
         sock = bind(host.strip("[]"), int(port))
     except OSError as exc:
-        print(
-            f"callmon: webhooks: cannot listen on {webhooks.listen}: {exc.strerror or exc}", file=sys.stderr
-        )
+        print(f"callmon: webhooks: cannot listen on {webhooks.listen}: {exc.strerror or exc}", file=sys.stderr)
         return False
     try:
         key = webhook_key()

@@ -106,5 +106,5 @@ class TeamSettings:
 
 def check_prefix(prefix: str) -> str:
     if not _PREFIX.match(prefix):
-        raise TeamUrlError('team prefix must be 1 to 32 letters, digits or _ . : - (like "cm:")')
+        raise TeamUrlError("team prefix must be 1 to 32 letters, digits or _ . : - (like \"cm:\")")
     return prefix

@@ -26,9 +26,7 @@ async def report(settings: TeamSettings, password: str | None) -> tuple[list[str
         await engine.aclose()
 
 
-async def _report(
-    engine: object, keys: Keys, settings: TeamSettings, version: str
-) -> tuple[list[str], list[str]]:
+async def _report(engine: object, keys: Keys, settings: TeamSettings, version: str) -> tuple[list[str], list[str]]:
     from typing import Any
 
     r: Any = engine
@@ -38,14 +36,11 @@ async def _report(
     used, limit = int(memory.get("used_memory", 0)), int(memory.get("maxmemory", 0))
     policy = str(memory.get("maxmemory_policy", "?"))
     lines.append(
-        f"memory: {_mb(used)} used"
-        + (f" of {_mb(limit)} ({100 * used / limit:.0f} %)" if limit else ", no maxmemory")
+        f"memory: {_mb(used)} used" + (f" of {_mb(limit)} ({100 * used / limit:.0f} %)" if limit else ", no maxmemory")
         + f", policy {policy}"
     )
     if limit and used >= WARN_AT * limit:
-        warnings.append(
-            f"the engine uses {100 * used / limit:.0f} % of its maxmemory: lower retention_days or raise it"
-        )
+        warnings.append(f"the engine uses {100 * used / limit:.0f} % of its maxmemory: lower retention_days or raise it")
     if policy != "noeviction":
         warnings.append(f"maxmemory-policy is {policy}: calls may be evicted silently; set it to noeviction")
     epoch = await r.get(keys.epoch)

@@ -113,10 +113,7 @@ class TeamFeed:
             return
         calls = list(self.store.calls.items())
         for start in range(0, len(calls), CACHE_BATCH):
-            batch = [
-                Change(key, call, None, "loaded", "history")
-                for key, call in calls[start : start + CACHE_BATCH]
-            ]
+            batch = [Change(key, call, None, "loaded", "history") for key, call in calls[start : start + CACHE_BATCH]]
             try:
                 await self.history.write(batch)
             except HistoryError as exc:
@@ -149,9 +146,7 @@ class TeamFeed:
     async def _read(self) -> None:
         while not self._closing:
             if not self.reachable:
-                await asyncio.sleep(
-                    min(BACKOFF_CAP, 0.5 * 2 ** min(self.attempts, 5)) * self._rng.uniform(0.7, 1)
-                )
+                await asyncio.sleep(min(BACKOFF_CAP, 0.5 * 2 ** min(self.attempts, 5)) * self._rng.uniform(0.7, 1))
                 self.attempts += 1
                 try:
                     await self.follower.resume()
@@ -257,9 +252,7 @@ class TeamFeed:
             if breaker:
                 _fp, _when, host = team_health.read_breaker(codec_text(breaker))
                 health.state = State.AUTH_FAILED
-                health.message = (
-                    f"secret rejected by the provider (on {host}); set a new one on the collectors"
-                )
+                health.message = f"secret rejected by the provider (on {host}); set a new one on the collectors"
             elif leader is None:
                 health.state = State.ERROR
                 health.message = "no collector leads this account (is `callmon serve` running?)"

@@ -185,12 +185,7 @@ class CallTable(TypeAhead, ScrollView, can_focus=True):
         Binding("end,G", "edge(1)", "Bottom", show=False),
         Binding("right", "columns(1)", "Columns to the right, a screenful", show=False),
         Binding("left", "columns(-1)", "Columns to the left, a screenful", show=False),
-        Binding(
-            "enter",
-            "select",
-            "Details",
-            tooltip="The call's details: its record beside the provider's raw JSON, transcript, timeline",
-        ),
+        Binding("enter", "select", "Details", tooltip="The call's details: its record beside the provider's raw JSON, transcript, timeline"),
     ]
 
     @dataclass

@@ -155,9 +155,7 @@ class HealthBar(Static):
         if tail and second.cell_len + len(tail) <= width:
             second.append(tail, Style(dim=True))
         lines = (_fit(first, width), second)
-        shown = tuple(
-            (line.plain, tuple((s.start, s.end, str(s.style)) for s in line.spans)) for line in lines
-        )
+        shown = tuple((line.plain, tuple((s.start, s.end, str(s.style)) for s in line.spans)) for line in lines)
         if shown != self._shown:
             # Redrawn only where it reads differently: an idle monitor writes nothing to the terminal, and
             # counts that move each second under load do not rewrite the sources line under them. No layout
@@ -167,9 +165,7 @@ class HealthBar(Static):
             if before is None or len(before) != len(shown):
                 self.refresh()
             else:
-                self.refresh(
-                    *(Region(0, y, self.size.width, 1) for y, line in enumerate(shown) if line != before[y])
-                )
+                self.refresh(*(Region(0, y, self.size.width, 1) for y, line in enumerate(shown) if line != before[y]))
 
     def render(self) -> Text:
         return self._text
@@ -376,6 +372,4 @@ class AlertBanner(Horizontal):
 
     def _keys(self, width: int) -> None:
         # Narrow (80 columns): the measure that fired matters more than the keys' names.
-        self.query_one("#alert-keys", Static).update(
-            "a: ack · A: alerts" if width >= 100 or not width else "a/A"
-        )
+        self.query_one("#alert-keys", Static).update("a: ack · A: alerts" if width >= 100 or not width else "a/A")
