@@ -113,8 +113,11 @@ class CallStore:
             self._oldest = min(map(_FIRST_SEEN, self.calls.values()), default=math.inf)
         return self._oldest
 
-    def _held(self, call: Call) -> None:
-        if self._oldest is not None and call.first_seen < self._oldest:
+    def _held(self, call: Call, old: Call | None = None) -> None:
+        """Keep oldest() true as `call` comes in (in place of `old`, when it replaces one)."""
+        if old is not None and old.first_seen == self._oldest and call.first_seen != old.first_seen:
+            self._oldest = None  # it may have been the earliest (a call without a timeline gets its first event)
+        elif self._oldest is not None and call.first_seen < self._oldest:
             self._oldest = call.first_seen
 
     # -- applying updates -------------------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class CallStore:
         self.stats.applied += 1
         if old is None:
             self._counts[key[0]] = self._counts.get(key[0], 0) + 1
-            self._held(call)
+        self._held(call, old)
         self.calls[key] = call
         self._track_active(call)
         kind: ChangeKind = "new" if old is None else ("ended" if call.ended and not old.ended else "changed")
@@ -167,9 +170,7 @@ class CallStore:
         old = self.calls.get(call.key)
         if old is None:
             self._counts[call.source] = self._counts.get(call.source, 0) + 1
-        elif old.first_seen == self._oldest:
-            self._oldest = None  # it may have been the earliest
-        self._held(call)
+        self._held(call, old)
         self.calls[call.key] = call
         self._track_active(call)
 
@@ -193,7 +194,7 @@ class CallStore:
             )
             if earlier:
                 merged = revised(live, timeline=earlier + live.timeline)
-                self._held(merged)
+                self._held(merged, live)
                 self.calls[key] = merged
                 changes.append(Change(key, merged, live.status, "loaded", "history", 0, live))
         return changes

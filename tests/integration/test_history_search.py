@@ -307,3 +307,29 @@ def test_one_damaged_row_is_skipped_and_every_other_row_read(tmp_path: Path, col
         assert sorted(c.call_id for c in read) == sorted(c.call_id for c in calls if c.call_id != "c00007")
     finally:
         h.close()
+
+
+@pytest.mark.parametrize(
+    "timeline", ['[NaN, "ringing", null, "poll"]', '[1.0, "ringing", null, "poll", Infinity, "completed", null, "poll"]']
+)
+def test_a_row_whose_times_are_not_numbers_comes_back_without_its_timeline(tmp_path: Path, timeline: str) -> None:
+    """A first-seen time of NaN would hold the window's edge for good (no comparison moves it): such a row's
+    status changes are dropped, the call itself kept."""
+    from callmon.store import CallStore, Change
+
+    h = History(tmp_path / "history.sqlite3", retention_days=36500)
+    h.open()
+    try:
+        calls = old_calls(5)
+        asyncio.run(h.write([Change(c.key, c, None, "new", "poll") for c in calls]))
+        assert h._db is not None
+        h._db.execute("UPDATE calls SET timeline = ? WHERE call_id = 'c00002'", (timeline,))
+        read = {c.call_id: c for c in h.newest(100)}
+        assert sorted(read) == sorted(c.call_id for c in calls)
+        assert read["c00002"].timeline == () and read["c00002"].first_seen == float("-inf")
+        store = CallStore()
+        for call in read.values():
+            store.load(call)
+        assert store.oldest() == float("-inf")
+    finally:
+        h.close()

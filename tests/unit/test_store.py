@@ -122,3 +122,16 @@ def test_oldest_is_the_earliest_first_seen_held_through_applies_loads_merges_and
     earlier = calls[2].with_changes(timeline=(10.0, Status.RINGING, None, "history"))
     store.load_batch([earlier])
     assert store.oldest() == 10.0, "history's earlier events moved a held call's first sight back"
+
+
+def test_oldest_follows_a_call_without_a_timeline_that_gets_its_first_event() -> None:
+    """A call read back without status changes is first seen at -inf until its first event, which moves it to
+    now: the window's edge moves with it (it stayed at -inf, and every search of history found nothing older)."""
+    ticks = iter([100.0, 200.0])
+    store = CallStore(clock=lambda: next(ticks))
+    store.apply(Call("s", "vobiz", "a", Status.COMPLETED))
+    store.take()
+    store.load(Call("s", "vobiz", "b", Status.IN_PROGRESS))
+    assert store.oldest() == float("-inf")
+    store.apply(Call("s", "vobiz", "b", Status.COMPLETED))
+    assert store.oldest() == 100.0

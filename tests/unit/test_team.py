@@ -69,9 +69,14 @@ def test_hostile_values_from_the_engine_are_made_safe_or_refused() -> None:
     back = codec.decode(hostile, shapes)
     assert back.campaign is not None and back.campaign.isprintable() and "\x1b" not in back.campaign
     assert back.duration_s is None and back.cost is None and back.started_at is None
-    for bad in (b"", b"[1,2]", b"{}", b"not json", b"[" * 100000):
+    for bad in (b"", b"[1,2]", b"{}", b"not json", b"[" * 100000, b" " + hostile):
         with pytest.raises(codec.Unreadable):
             codec.decode(bad, shapes)
+    for timeline in ([1.0, ["x"], None, "poll"], [1.0, "ringing", None, {"v": 1}], [float("nan"), "ringing", None, "poll"],
+                     [1e400, "ringing", None, "poll"], ["1", "ringing", None, "poll"]):  # fmt: skip
+        head[21] = timeline
+        back = codec.decode(json.dumps(head).encode(), shapes)
+        assert back.timeline == () and back.first_seen == float("-inf"), timeline
 
 
 def test_secrets_learnt_after_a_call_was_kept_are_masked_when_it_is_published() -> None:
