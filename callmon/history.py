@@ -468,6 +468,8 @@ class History:
          details, raw, timeline, _first_seen, _written) = row  # fmt: skip
         events = ownjson.read(timeline)
         del events[len(events) - len(events) % 4 :]
+        if not all(map(math.isfinite, events[0::4])):  # NaN or infinity in a damaged row: times no call has
+            events = []
         events[1::4] = [_STATUS.get(name, Status.UNKNOWN) for name in events[1::4]]
         call = assemble((
             sys.intern(source), sys.intern(provider), call_id, _STATUS.get(status, Status.UNKNOWN), campaign,

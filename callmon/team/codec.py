@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -233,7 +234,10 @@ def _timeline(values: Any) -> Timeline:
     out: list[Any] = []
     for i in range(0, len(values), 4):
         at, status, raw_status, via = values[i : i + 4]
-        if type(at) not in (int, float) or status not in _STATUS or via not in _VIAS:
+        if (
+            type(at) not in (int, float) or not math.isfinite(at)
+            or type(status) is not str or status not in _STATUS or type(via) is not str or via not in _VIAS
+        ):  # fmt: skip
             return ()
         out.extend((float(at), _STATUS[status], raw_status if type(raw_status) is str else None, _VIAS[via]))
     return tuple(out)
