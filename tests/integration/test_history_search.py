@@ -5,9 +5,11 @@ old calls go; `callmon history` and `watch --once --since`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -294,42 +296,42 @@ def test_a_file_damaged_past_its_schema_opens_and_its_reads_say_so(tmp_path: Pat
     ids=["triples", "trailing", "extra-bracket", "unclosed", "year-3e12", "inf", "deep"],
 )
 def test_one_damaged_row_is_skipped_and_every_other_row_read(tmp_path: Path, column: str, value: object) -> None:
+    with damaged_row(tmp_path, 20, "c00007", column, value) as (h, calls):
+        read = h.newest(100)
+        assert sorted(c.call_id for c in read) == sorted(c.call_id for c in calls if c.call_id != "c00007")
+
+
+@contextlib.contextmanager
+def damaged_row(
+    tmp_path: Path, count: int, call_id: str, column: str, value: object
+) -> Iterator[tuple[History, list[Call]]]:
+    """A history of `count` old calls, one row's `column` then overwritten with `value`."""
     from callmon.store import Change
 
     h = History(tmp_path / "history.sqlite3", retention_days=36500)
     h.open()
     try:
-        calls = old_calls(20)
+        calls = old_calls(count)
         asyncio.run(h.write([Change(c.key, c, None, "new", "poll") for c in calls]))
         assert h._db is not None
-        h._db.execute(f"UPDATE calls SET {column} = ? WHERE call_id = 'c00007'", (value,))
-        read = h.newest(100)
-        assert sorted(c.call_id for c in read) == sorted(c.call_id for c in calls if c.call_id != "c00007")
+        h._db.execute(f"UPDATE calls SET {column} = ? WHERE call_id = ?", (value, call_id))
+        yield h, calls
     finally:
         h.close()
 
 
 @pytest.mark.parametrize(
-    "timeline", ['[NaN, "ringing", null, "poll"]', '[1.0, "ringing", null, "poll", Infinity, "completed", null, "poll"]']
+    "timeline",
+    ['[NaN, "ringing", null, "poll"]', '[1.0, "ringing", null, "poll", Infinity, "completed", null, "poll"]'],
 )
 def test_a_row_whose_times_are_not_numbers_comes_back_without_its_timeline(tmp_path: Path, timeline: str) -> None:
     """A first-seen time of NaN would hold the window's edge for good (no comparison moves it): such a row's
     status changes are dropped, the call itself kept."""
-    from callmon.store import CallStore, Change
-
-    h = History(tmp_path / "history.sqlite3", retention_days=36500)
-    h.open()
-    try:
-        calls = old_calls(5)
-        asyncio.run(h.write([Change(c.key, c, None, "new", "poll") for c in calls]))
-        assert h._db is not None
-        h._db.execute("UPDATE calls SET timeline = ? WHERE call_id = 'c00002'", (timeline,))
+    with damaged_row(tmp_path, 5, "c00002", "timeline", timeline) as (h, calls):
         read = {c.call_id: c for c in h.newest(100)}
-        assert sorted(read) == sorted(c.call_id for c in calls)
-        assert read["c00002"].timeline == () and read["c00002"].first_seen == float("-inf")
-        store = CallStore()
-        for call in read.values():
-            store.load(call)
-        assert store.oldest() == float("-inf")
-    finally:
-        h.close()
+    assert sorted(read) == sorted(c.call_id for c in calls)
+    assert read["c00002"].timeline == () and read["c00002"].first_seen == float("-inf")
+    store = CallStore()
+    for call in read.values():
+        store.load(call)
+    assert store.oldest() == float("-inf")
