@@ -22,6 +22,7 @@ from callmon.config import Webhooks
 from callmon.engine import Engine
 from callmon.feed import Feed
 from callmon.files import FileError
+from callmon.heap import bulk
 from callmon.history import Found, History, HistoryError
 from callmon.providers import ADAPTERS, Budget, Source
 from callmon.query import Query
@@ -198,11 +199,13 @@ async def _stream_history(
     """The rest of the history, newest first, a batch at a time, into the running session's store and to its
     subscribers (as "loaded" changes: shown, not announced)."""
     try:
-        async for batch in history.stream(names, start=session.loading.done, since=since, limit=limit):
-            changes = session.store.load_batch(batch)
-            session.loading.done += len(batch)
-            if changes:
-                session.store.deliver(changes)
+        # Built once for the session, held for long: frozen once read (see callmon.heap).
+        with bulk(keep=True):
+            async for batch in history.stream(names, start=session.loading.done, since=since, limit=limit):
+                changes = session.store.load_batch(batch)
+                session.loading.done += len(batch)
+                if changes:
+                    session.store.deliver(changes)
     except HistoryError as exc:
         session.problems.append(str(exc))
     finally:

@@ -9,12 +9,10 @@ view holds its calls in arrival order, the order ties go (see Column.entry), so 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, count, islice
 from operator import attrgetter, eq, itemgetter, le
@@ -23,40 +21,11 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from callmon.columns import BY_NAME, FAILURES, Column, Entry
+from callmon.heap import bulk
 from callmon.measures import Groups
 from callmon.model import Call, Status
 from callmon.query import Query, compile_query
 from callmon.store import Change, Key, arrival, arrival_ordered
-
-
-@contextlib.contextmanager
-def _bulk() -> Iterator[None]:
-    """Pause the cyclic GC while 100k row tuples are built, then hand them to the oldest generation unwalked.
-
-    Otherwise every few hundred allocations trigger a collection that walks the rows built so far, and the
-    first young collection after walks all 100k of them, touching every value and key they hold: that made a
-    sort half as slow again. gc.freeze() then gc.unfreeze() moves every young object (the new rows) to the
-    oldest generation in O(1), where only the rare full collection looks at them.
-
-    They are not left frozen. Everything alive at that moment would never be collected again, and in a live
-    app some of it (footer keys, strips, messages) soon becomes cyclic garbage: freezing at every filter
-    keystroke leaked some 2,000 objects each time. One cost remains: gc.freeze() restarts CPython's count
-    towards its next full collection, so garbage already in the oldest generation waits longer for it (until
-    the app has allocated a few hundred thousand more objects), but it is collected.
-    """
-    enabled = gc.isenabled()
-    if enabled:
-        # Empty the young generations first, the usual way (and counted, so full collections still come when
-        # due): then the move below takes the new rows and nothing that is about to become garbage.
-        gc.collect(1)
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 class _Rows(SortedList):  # type: ignore[misc]
@@ -237,15 +206,15 @@ class CallView:
 
     def load(self, calls: Mapping[Key, Call]) -> None:
         """Start over from a snapshot of the store."""
-        # The copy is made inside _bulk(), after its young collection: made before, that collection walked
+        # The copy is made inside bulk(), after its young collection: made before, that collection walked
         # all 100k of its entries (4-20 ms of a 200 ms load).
-        with _bulk():
+        with bulk():
             self.calls = dict(calls)
             self._rebuild()
 
     def rebuild(self) -> None:
         """Re-sort everything (a new sort, or a new set of calls) and re-apply the filter."""
-        with _bulk():
+        with bulk():
             self._rebuild()
 
     def _rebuild(self) -> None:
@@ -255,7 +224,7 @@ class CallView:
         self._refilter()
 
     def _refilter(self) -> None:
-        with _bulk():
+        with bulk():
             self._pick()
 
     def set_grouping(self, dimension: str | None) -> None:
@@ -325,7 +294,7 @@ class CallView:
         if column not in BY_NAME:
             raise KeyError(column)
         self.sort_column, self.reverse = column, reverse
-        with _bulk():
+        with bulk():
             self._sort_master()
             if self._shown is not None:
                 wanted = self._shown_keys

@@ -7,16 +7,15 @@ for tests is simply each plan's final status.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import random
 import time
 from collections.abc import Callable, Container, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
+from callmon.heap import bulk
 from callmon.model import Status
 from callmon.simulator.provider import SIM_PROVIDERS, SimProvider
 
@@ -193,7 +192,7 @@ class Scenario:
         self._by_id: dict[str, dict[str, CallPlan]] = {name: {} for name in names}
         # Every call of a campaign shares its name's one string.
         self._campaign_names = {p.name: (p.campaign(1), p.campaign(2)) for p in chosen}
-        with _no_gc():
+        with bulk():
             # A monitor opened mid-campaign: `warmup` of the calls started before the clock's zero.
             for i in range(calls):
                 provider = chosen[i % len(chosen)]
@@ -322,19 +321,6 @@ def new_call_id(provider: SimProvider, index: int, rng: random.Random, taken: Co
         if call_id not in taken:
             return call_id
     raise ValueError(f"{provider.name}: {_MAX_DRAWS} call ids in a row were taken, too few for this scenario")
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Plans hold no cycles, so the collector has nothing to find in them; left on, it would walk every one
-    of a large scenario's plans again and again as they pile up."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _transcript(index: int, talk: float) -> tuple[tuple[float, str, str], ...]:

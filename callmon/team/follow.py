@@ -10,13 +10,13 @@ hold is skipped, and a call changed several times in one read is taken once.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from callmon.heap import bulk
 from callmon.model import Call
 from callmon.store import CallStore, Change, ChangeKind, Key
 from callmon.team import codec
@@ -128,22 +128,14 @@ class Follower:
             await self.learn_all()
             count = 0
             cursor = 0
-            # As the view does for its rows: the collector would walk every call built so far again and
-            # again while a big account loads; paused, then what was built goes to the oldest generation.
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
+            # Every call of a big account built at once: see callmon.heap.
+            with bulk():
                 while True:
                     cursor, page = await self.engine.hscan(keys.calls, cursor, count=SCAN_COUNT)
                     if page:
                         count += await self._take(name, page.items(), full=True)
                     if not cursor:
                         break
-            finally:
-                if collecting:
-                    gc.freeze()
-                    gc.unfreeze()
-                    gc.enable()
             if followed.loads:
                 self.resyncs += 1
             followed.loads += 1
