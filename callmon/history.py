@@ -35,7 +35,7 @@ import platformdirs
 from callmon import ownjson, packing, search
 from callmon.files import FileError, private_dir
 from callmon.model import Call, Status, TranscriptLine, assemble, from_storage
-from callmon.pools import shared
+from callmon.pools import shared_details, shared_lines
 from callmon.query import Query
 from callmon.store import CallStore, Change
 from callmon.text import clean, cut
@@ -92,6 +92,7 @@ _SELECT = f"SELECT {_COLUMNS} FROM calls"
 # Reads of the newest calls walk this index. Without statistics, SQLite's planner prefers the primary key for
 # `source IN (...)` (every row, when every source is asked for), then sorts them all for the newest few.
 _BY_FIRST_SEEN = " INDEXED BY calls_first_seen"
+_KEPT_LIMIT = 4096  # values of one kind History._call keeps to share (then it starts again)
 BATCH = 10_000  # rows read back per step while the monitor runs
 PRUNE_BATCH = 5_000  # rows deleted per transaction, so a prune never holds the file for long
 _STATUS = {status.value: status for status in Status}
@@ -113,8 +114,9 @@ def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-def _moment(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def _word(value: Any) -> Any:
+    """A text of a field whose values repeat (a campaign, a cause), as the one string all calls share."""
+    return sys.intern(value) if type(value) is str else value
 
 
 class History:
@@ -132,6 +134,9 @@ class History:
         self._shape_names: dict[int, tuple[str, ...]] = {}
         self._file_shape: dict[tuple[str, ...], int] = {}
         self._dictionary = packing.DICTIONARY
+        # Values read back lately, by their form in the file, so that calls read back share them (history thread).
+        self._moments: dict[float, datetime] = {}
+        self._transcripts: dict[str, tuple[TranscriptLine, ...]] = {}
         # The vocabulary fields' distinct values, as the file keeps them; fields with too many are open.
         self._words: dict[str, set[str]] = {}
         self._open_fields: set[str] = set()
@@ -462,7 +467,11 @@ class History:
         return len(calls)
 
     def _call(self, row: Sequence[Any], *, share: bool = True) -> Call:
-        """The row as a call; `share`: its values shared with the calls held (for a call the store keeps)."""
+        """The row as a call; `share`: its values shared with the calls held (for a call the store keeps).
+
+        Shared as it is read, from the row's own values (a time's float, a transcript's JSON text), rather
+        than by pools.shared() once the call is built, which reads every field of it again: that was a
+        quarter of reading history back."""
         (source, call_id, provider, status, campaign, raw_status, reason, direction, from_, to, started_at,
          answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, transcript,
          details, raw, timeline, _first_seen, _written) = row  # fmt: skip
@@ -471,20 +480,47 @@ class History:
         if not all(map(math.isfinite, events[0::4])):  # NaN or infinity in a damaged row: times no call has
             events = []
         events[1::4] = [_STATUS.get(name, Status.UNKNOWN) for name in events[1::4]]
-        call = assemble((
-            sys.intern(source), sys.intern(provider), call_id, _STATUS.get(status, Status.UNKNOWN), campaign,
-            raw_status, reason, direction, from_, to, _moment(started_at), _moment(answered_at),
-            _moment(ended_at), duration_s, billable_s, cost, currency, recording_url, _moment(updated_at),
-            tuple(TranscriptLine(r, t) for r, t in ownjson.read(transcript)) if transcript else (),
-            tuple((label, value) for label, value in ownjson.read(details)) if details else (),
+        provider = sys.intern(provider)
+        moment = self._moment
+        return assemble((
+            sys.intern(source), provider, call_id, _STATUS.get(status, Status.UNKNOWN), _word(campaign),
+            _word(raw_status), _word(reason), _word(direction), from_, to, moment(started_at),
+            moment(answered_at), moment(ended_at), duration_s, billable_s, cost, _word(currency), recording_url,
+            moment(updated_at),
+            self._transcript(transcript, share) if transcript else (),
+            self._details(details, provider, share) if details else (),
             self._process_blob(raw) if raw else packing.EMPTY,
             tuple(events),
         ))  # fmt: skip
-        changes = shared(call) if share else None
-        if changes:
-            for name, value in changes.items():
-                object.__setattr__(call, name, value)  # still only this thread's: sharing costs no copy
-        return call
+
+    def _moment(self, value: float | None) -> datetime | None:
+        """The time, one object for each time read back lately: a call's end is its last update, and a busy
+        dialer starts and ends calls in the same seconds (rows come newest first, so repeats are near)."""
+        if value is None:
+            return None
+        kept = self._moments.get(value)
+        if kept is None:
+            if len(self._moments) >= _KEPT_LIMIT:
+                self._moments.clear()
+            kept = self._moments[value] = datetime.fromtimestamp(value, UTC)
+        return kept
+
+    def _transcript(self, text: str, share: bool) -> tuple[TranscriptLine, ...]:
+        """The transcript, one tuple for each text read back lately (a voice agent's calls that went the same
+        way have the same one)."""
+        lines = self._transcripts.get(text)
+        if lines is None:
+            lines = tuple(TranscriptLine(role, said) for role, said in ownjson.read(text))
+            if share:
+                lines = shared_lines(lines)
+                if len(self._transcripts) >= _KEPT_LIMIT:
+                    self._transcripts.clear()
+                self._transcripts[text] = lines
+        return lines
+
+    def _details(self, text: str, provider: str, share: bool) -> tuple[tuple[str, str], ...]:
+        pairs = tuple((label, value) for label, value in ownjson.read(text))
+        return shared_details(provider, pairs) if share else pairs
 
     def _process_blob(self, blob: bytes) -> packing.Packed:
         shape = packing.shape_of(packing.Packed(blob))

@@ -12,7 +12,7 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
-from callmon.model import Call
+from callmon.model import Call, TranscriptLine
 
 _T = TypeVar("_T")
 
@@ -109,16 +109,25 @@ def shared(call: Call) -> dict[str, Any]:
             # another fold: the hour that repeats, two instants.
             changes[name] = kept
     if call.details:
-        pairs = _DETAILS.share_all(call.details, _FIRST)
-        # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.
-        pairs = _DETAIL_SETS.share(call.provider, pairs)
+        pairs = shared_details(call.provider, call.details)
         if pairs is not call.details:
             changes["details"] = pairs
     if call.transcript:
-        lines = _LINES.share_all(call.transcript, _ROLE)
+        lines = shared_lines(call.transcript)
         if lines is not call.transcript:
             changes["transcript"] = lines
     return changes
+
+
+def shared_details(provider: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """A call's detail pairs, each shared, and the whole set where it repeats (the same tuple when it was)."""
+    # Where every pair is a vocabulary word (a hangup cause, a codec, a region), whole sets repeat too.
+    return _DETAIL_SETS.share(provider, _DETAILS.share_all(pairs, _FIRST))
+
+
+def shared_lines(lines: tuple[TranscriptLine, ...]) -> tuple[TranscriptLine, ...]:
+    """A transcript's lines, each shared where it repeats (the same tuple when they were)."""
+    return _LINES.share_all(lines, _ROLE)
 
 
 _FIRST = itemgetter(0)

@@ -6,13 +6,14 @@ import asyncio
 import math
 import random
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from callmon.history import History
-from callmon.model import Call, Status
+from callmon.model import Call, Status, TranscriptLine
 from callmon.store import CallStore
 from callmon.view import CallView
-from tests.unit.test_view import _ticking, random_call
+from tests.unit.test_view import T0, _ticking, random_call
 
 
 def test_changes_folded_into_one_tick_are_all_written_at_the_times_seen(tmp_path: Path) -> None:
@@ -75,6 +76,44 @@ def test_history_gives_calls_back_in_the_order_they_were_first_seen(tmp_path: Pa
     assert view._in_order and list(view.calls) == list(fresh.calls)
 
 
+def test_calls_read_back_share_their_repeated_values(tmp_path: Path) -> None:
+    """A campaign, a time that is both a call's end and its last update, a transcript two calls had: one
+    object each among the calls read back, equal to what was written."""
+    end = T0 + timedelta(seconds=90)
+    said = (TranscriptLine("agent", "Hello, this is Acme"), TranscriptLine("callee", "Not now"))
+    store = CallStore(clock=_ticking())
+    for i in range(2):
+        store.apply(
+            Call(
+                source="acme",
+                provider="velip",
+                call_id=f"c{i}",
+                status=Status.COMPLETED,
+                campaign="".join(["renew", "als"]),  # built, so not the same object as any literal
+                started_at=T0,
+                ended_at=end,
+                updated_at=end,
+                transcript=tuple(TranscriptLine(line.role, line.text + "") for line in said),
+                details=(("codec", "PCMU"), ("MOS", f"4.{i}")),
+            )
+        )
+    written = dict(store.calls)
+    history = History(tmp_path / "h.sqlite3")
+    history.open()
+    try:
+        asyncio.run(history.write(store.take()))
+        first, second = reversed(history.newest(10))
+    finally:
+        history.close()
+    for call in (first, second):
+        assert call == written[call.key]
+        assert call.ended_at is call.updated_at
+    assert first.campaign is second.campaign
+    assert first.started_at is second.started_at
+    assert first.transcript is second.transcript
+    assert first.details[0] is second.details[0]
+
+
 FIXTURE = Path(__file__).parents[1] / "data" / "history-v1.sqlite3"  # written by the release before (2f44f47)
 
 
@@ -120,7 +159,7 @@ def test_payload_shapes_are_renumbered_for_the_process_that_reads_them(tmp_path:
         f"""
         import asyncio, sys
         from callmon.history import History
-        from callmon.model import Call, Status
+        from callmon.model import Call, Status, TranscriptLine
         from callmon.packing import pack
         from callmon.store import CallStore
         for i in range(int(sys.argv[1])):
