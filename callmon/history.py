@@ -375,29 +375,24 @@ class History:
         self,
         sources: Iterable[str] | None = None,
         *,
-        start: int = 0,
+        after: Call | None = None,
         batch: int = BATCH,
         since: float = -math.inf,
         limit: int | None = None,
     ) -> AsyncIterator[list[Call]]:
         """Every call first seen since `since` (at most `limit`), newest first, a batch at a time (each read on
-        the history thread), after the first `start` (those already read with `read`)."""
+        the history thread), from just past `after` (the last call of a previous read)."""
         names = _names(sources)
-        after: Cursor | None = None
-        left = sys.maxsize if limit is None else limit - start
-        if start:
-            first = await asyncio.wrap_future(self._submit(self._newest, start, names, None, since))
-            if not first:
-                return
-            after = _cursor(first[-1])
+        cursor = None if after is None else _cursor(after)
+        left = sys.maxsize if limit is None else limit
         while left > 0:
             size = min(batch, left)
-            calls = await asyncio.wrap_future(self._submit(self._newest, size, names, after, since))
+            calls = await asyncio.wrap_future(self._submit(self._newest, size, names, cursor, since))
             if not calls:
                 return
             yield calls
             left -= len(calls)
-            after = _cursor(calls[-1])
+            cursor = _cursor(calls[-1])
             if len(calls) < size:
                 return
 

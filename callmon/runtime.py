@@ -27,7 +27,7 @@ from callmon.history import Found, History, HistoryError
 from callmon.providers import ADAPTERS, Budget, Source
 from callmon.query import Query
 from callmon.serve import bind, serving, url_of
-from callmon.store import CallStore
+from callmon.store import Call, CallStore
 from callmon.team.settings import TeamSettings
 from callmon.webhooks import Receiver, load_key, pushing_sources
 from callmon.window import Window
@@ -103,6 +103,7 @@ async def live_session(
     history: History | None = None
     names = [s.name for s, _ in pairs]
     loading = Loading(0)
+    read_to: Call | None = None  # the oldest call read before the first frame
     since = -math.inf
     if window is not None:
         start = window.start(time.time(), [ADAPTERS[s.provider].zone(s) for s, _ in pairs])
@@ -115,9 +116,11 @@ async def live_session(
             # The newest first, before the first frame; the rest of the window once the session runs.
             count = await asyncio.wrap_future(history.count_future(names, since=since))
             loading = Loading(count if limit is None else min(count, limit))
-            for call in reversed(await history.read(min(FIRST_SCREENS, loading.total), names, since=since)):
+            newest = await history.read(min(FIRST_SCREENS, loading.total), names, since=since)
+            for call in reversed(newest):
                 store.load(call)
-                loading.done += 1
+            loading.done = len(newest)
+            read_to = newest[-1] if newest else None
             if history.read_only:
                 notes.append(
                     f"history {history_path} is written by another callmon (pid {history.shared_with}): "
@@ -154,7 +157,7 @@ async def live_session(
             await _start_metrics(stack, session, metrics)
         if history is not None:
             if not loading.finished:
-                tasks.append(asyncio.create_task(_stream_history(history, session, names, since, limit)))
+                tasks.append(asyncio.create_task(_stream_history(history, session, names, read_to, since, limit)))
             tasks.append(asyncio.create_task(_prune_history(history)))
         try:
             yield session
@@ -194,14 +197,15 @@ async def _prune_history(history: History) -> None:
 
 
 async def _stream_history(
-    history: History, session: Session, names: list[str], since: float, limit: int | None
+    history: History, session: Session, names: list[str], after: Call | None, since: float, limit: int | None
 ) -> None:
     """The rest of the history, newest first, a batch at a time, into the running session's store and to its
     subscribers (as "loaded" changes: shown, not announced)."""
     try:
         # Built once for the session, held for long: frozen once read (see callmon.heap).
         with bulk(keep=True):
-            async for batch in history.stream(names, start=session.loading.done, since=since, limit=limit):
+            left = None if limit is None else limit - session.loading.done
+            async for batch in history.stream(names, after=after, since=since, limit=left):
                 changes = session.store.load_batch(batch)
                 session.loading.done += len(batch)
                 if changes:
