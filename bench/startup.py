@@ -57,8 +57,8 @@ def ingest_ms(n: int, packed: bool) -> float:
     made = calls(n) if packed else [normalize(provider, raw) for provider, raw in payloads(n)]
     store = CallStore()
     t0 = time.perf_counter()
-    for call in made:
-        store.apply(call, owned=not packed)
+    # As the engine takes in a page of a provider's list (a page here being every call).
+    store.apply_all(made, owned=not packed)
     store.take()
     return (time.perf_counter() - t0) * 1000
 

@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from callmon import timeline as timelines
+from callmon.heap import bulk
 from callmon.model import Call, Status, finished, revised
 from callmon.packing import pack
 from callmon.pools import shared
@@ -45,7 +46,7 @@ def arrival_ordered(calls: Mapping[Key, Call]) -> dict[Key, Call]:
     return dict(sorted(calls.items(), key=arrival))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Change:
     key: Key
     call: Call
@@ -59,6 +60,27 @@ class Change:
     # totals (callmon.measures): they take the old version's share out before adding the new one's.
     old: Call | None = None
 
+    def __init__(
+        self,
+        key: Key,
+        call: Call,
+        previous: Status | None,
+        kind: ChangeKind,
+        via: Via,
+        new_events: int = 0,
+        old: Call | None = None,
+    ) -> None:
+        # A frozen dataclass's own __init__ sets each field through object.__setattr__, which looks the slot up
+        # by name first; each slot's setter called directly costs little more than half, and the store makes
+        # a Change for every call it takes in. Still frozen: nothing can set a field afterwards.
+        _set_key(self, key)
+        _set_call(self, call)
+        _set_previous(self, previous)
+        _set_kind(self, kind)
+        _set_via(self, via)
+        _set_new_events(self, new_events)
+        _set_old(self, old)
+
     def then(self, later: Change) -> Change:
         """This change and a later one to the same call, as one: the later call, the oldest "previous", and the
         strongest kind (new, then ended, then changed). The store folds a tick's changes this way, and the
@@ -69,6 +91,11 @@ class Change:
         return Change(
             later.key, later.call, self.previous, kind, later.via, self.new_events + later.new_events, self.old
         )
+
+
+_set_key, _set_call, _set_previous, _set_kind, _set_via, _set_new_events, _set_old = (
+    getattr(Change, name).__set__ for name in Change.__slots__
+)
 
 
 @dataclass
@@ -164,6 +191,13 @@ class CallStore:
         self._pending[key] = change
         return change
 
+    def apply_all(self, calls: Iterable[Call], via: Via = "poll", *, owned: bool = False) -> int:
+        """apply() each call (a page of a provider's list, many calls at once) with the cycle collector
+        paused (see callmon.heap); returns how many changed something."""
+        apply = self.apply
+        with bulk():
+            return sum(apply(call, via, owned=owned) is not None for call in calls)
+
     def load(self, call: Call) -> None:
         """Put back a call from history as it is (history reads back calls as the store keeps them),
         without announcing it as a change."""
@@ -223,15 +257,19 @@ class CallStore:
         self.calls.update(ordered)
 
     def _track_active(self, call: Call) -> None:
-        for index, member in (
-            (self.active, call.status.active),
-            (self.unknown, call.status is Status.UNKNOWN),
-        ):
-            ids = index.setdefault(call.source, set())
-            if member:
-                ids.add(call.call_id)
-            else:
-                ids.discard(call.call_id)
+        source, call_id, status = call.source, call.call_id, call.status
+        active = self.active.get(source)
+        if active is None:
+            active = self.active[source] = set()
+            self.unknown[source] = set()
+        if status.active:
+            active.add(call_id)
+        else:
+            active.discard(call_id)
+            if status is Status.UNKNOWN:
+                self.unknown[source].add(call_id)
+                return
+        self.unknown[source].discard(call_id)
 
     def stop_waiting(self, key: Key) -> None:
         """Stop listing a call whose outcome is unknown as one to look up (its provider never wrote one)."""
@@ -292,7 +330,7 @@ def _kept(call: Call, keep: dict[str, Any], timeline: Timeline, owned: bool = Fa
     if not changes:
         return call
     # What changes is the store's own (packed, shared, merged from a kept call): no need to check it again.
-    return finished(call, changes) if owned else revised(call, **changes)
+    return finished(call if owned else revised(call), changes)
 
 
 def _stale(old: Call, new: Call) -> bool:

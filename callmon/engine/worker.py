@@ -251,9 +251,8 @@ class SourceWorker:
         if self.adapter.has_list and now >= self._next_list:
             full = now >= self._next_full
             async for page in self.adapter.list_calls(full=full):
-                for call in page:
-                    listed.add(call.call_id)
-                    self.store.apply(call, "poll", owned=True)
+                listed.update(call.call_id for call in page)
+                self.store.apply_all(page, "poll", owned=True)
             if full:
                 self._next_full = self.clock() + self.discovery_interval
             self._next_list = self.clock() + (

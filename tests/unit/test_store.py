@@ -135,3 +135,37 @@ def test_oldest_follows_a_call_without_a_timeline_that_gets_its_first_event() ->
     assert store.oldest() == float("-inf")
     store.apply(Call("s", "vobiz", "b", Status.COMPLETED))
     assert store.oldest() == 100.0
+
+
+def test_apply_all_takes_a_page_as_apply_does_and_counts_what_changed() -> None:
+    import gc
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    one, two = CallStore(), CallStore()
+    page = [
+        Call("s", "vobiz", "c1", Status.RINGING, updated_at=t0),
+        Call("s", "vobiz", "c1", Status.RINGING, updated_at=t0),  # polled again: no change
+        Call("s", "vobiz", "c2", Status.UNKNOWN, updated_at=t0),
+        Call("s", "vobiz", "c1", Status.COMPLETED, updated_at=t0 + timedelta(seconds=9)),
+        Call("s", "vobiz", "c3", Status.QUEUED, updated_at=t0),
+    ]
+    for call in page:
+        one.apply(call)
+    enabled = gc.isenabled()
+    assert two.apply_all(page) == 4
+    assert gc.isenabled() == enabled
+    assert one.calls == two.calls and one.stats == two.stats
+    assert [(c.key, c.kind, c.previous) for c in one.take()] == [(c.key, c.kind, c.previous) for c in two.take()]
+    assert two.active == {"s": {"c3"}} and two.unknown == {"s": {"c2"}}
+    two.apply(page[2].with_changes(status=Status.FAILED, updated_at=t0 + timedelta(seconds=5)))
+    assert two.unknown == {"s": set()} and two.active == {"s": {"c3"}}
+
+
+def test_a_change_cannot_be_altered_once_made() -> None:
+    from dataclasses import FrozenInstanceError
+
+    store = CallStore()
+    change = store.apply(Call("s", "vobiz", "c1", Status.RINGING))
+    assert change is not None and change.kind == "new" and change.previous is None and change.new_events == 1
+    with pytest.raises(FrozenInstanceError):
+        change.kind = "changed"  # type: ignore[misc]
