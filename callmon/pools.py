@@ -77,6 +77,7 @@ _DETAILS = _Vocabulary(limit=256)
 _DETAIL_SETS = _Vocabulary(limit=4096)
 _LINES = _Vocabulary(limit=4096)
 _INTERNED = ("source", "campaign", "raw_status", "reason", "direction", "currency")
+_INTERNED_OF = attrgetter(*_INTERNED)
 # A call's times, and those of the calls around it: a call is updated when it is answered or ends (one object
 # for both), and a busy dialer starts and ends calls in the same seconds. Calls come in time order, so the
 # last few thousand distinct times catch nearly every repeat (docs/performance.md has what it saves).
@@ -89,22 +90,22 @@ _MOMENT_LIMIT = 4096
 def shared(call: Call) -> dict[str, Any]:
     """The fields of `call` to replace with shared objects (empty when there is nothing to share)."""
     changes: dict[str, Any] = {}
-    for name in _INTERNED:
-        value = getattr(call, name)
-        if type(value) is str:
-            interned = sys.intern(value)
-            if interned is not value:
-                changes[name] = interned
+    intern = sys.intern
+    for name, value in zip(_INTERNED, _INTERNED_OF(call), strict=True):
+        if type(value) is str and intern(value) is not value:
+            changes[name] = intern(value)
     moments = _MOMENTS
     for name, value in zip(_TIMES, _TIMES_OF(call), strict=True):
         if value is None:
             continue
         kept = moments.get(value)
+        if kept is value:
+            continue
         if kept is None:
             if len(moments) >= _MOMENT_LIMIT:
                 moments.clear()
             moments[value] = value
-        elif kept is not value and kept.tzinfo is value.tzinfo and kept.fold == value.fold:
+        elif kept.tzinfo is value.tzinfo and kept.fold == value.fold:
             # Equal in two zones: the same instant, shown differently. Equal in one zone with daylight saving but
             # another fold: the hour that repeats, two instants.
             changes[name] = kept

@@ -155,7 +155,7 @@ class CallStore:
         `owned`: the caller hands the call over (fresh from a provider's payload, held by nothing else), so the
         store may finish it in place (pack its payload, share its values, put its timeline on it) rather than
         copy it, which was a third of ingest. Otherwise the call given is left as it is."""
-        key = call.key
+        key = (call.source, call.call_id)  # call.key, without the property's call
         old = self.calls.get(key)
         keep: dict[str, Any] = {}
         if old is not None:
