@@ -88,7 +88,8 @@ _COLUMNS = (
     "transcript, details, raw, timeline, first_seen, written"
 )
 _INSERT = f"INSERT OR REPLACE INTO calls ({_COLUMNS}) VALUES ({', '.join('?' * 25)})"
-_SELECT = f"SELECT {_COLUMNS} FROM calls"
+# What a call is read back from: all but first_seen and written, which are the file's own (its order, pruning).
+_SELECT = f"SELECT {_COLUMNS.removesuffix(', first_seen, written')} FROM calls"
 # Reads of the newest calls walk this index. Without statistics, SQLite's planner prefers the primary key for
 # `source IN (...)` (every row, when every source is asked for), then sorts them all for the newest few.
 _BY_FIRST_SEEN = " INDEXED BY calls_first_seen"
@@ -137,6 +138,7 @@ class History:
         # Values read back lately, by their form in the file, so that calls read back share them (history thread).
         self._moments: dict[float, datetime] = {}
         self._transcripts: dict[str, tuple[TranscriptLine, ...]] = {}
+        self._renumbered: dict[int, int] = {}  # this file's shape -> this process's number for it
         # The vocabulary fields' distinct values, as the file keeps them; fields with too many are open.
         self._words: dict[str, set[str]] = {}
         self._open_fields: set[str] = set()
@@ -469,19 +471,21 @@ class History:
         quarter of reading history back."""
         (source, call_id, provider, status, campaign, raw_status, reason, direction, from_, to, started_at,
          answered_at, ended_at, duration_s, billable_s, cost, currency, recording_url, updated_at, transcript,
-         details, raw, timeline, _first_seen, _written) = row  # fmt: skip
+         details, raw, timeline) = row  # fmt: skip
         events = ownjson.read(timeline)
         del events[len(events) - len(events) % 4 :]
         if not all(map(math.isfinite, events[0::4])):  # NaN or infinity in a damaged row: times no call has
             events = []
         events[1::4] = [_STATUS.get(name, Status.UNKNOWN) for name in events[1::4]]
         provider = sys.intern(provider)
-        moment = self._moment
+        # A time read back lately is found in one step; one not (or none: None is never kept) in the next.
+        kept, moment = self._moments.get, self._moment
         return assemble((
             sys.intern(source), provider, call_id, _STATUS.get(status, Status.UNKNOWN), _word(campaign),
-            _word(raw_status), _word(reason), _word(direction), from_, to, moment(started_at),
-            moment(answered_at), moment(ended_at), duration_s, billable_s, cost, _word(currency), recording_url,
-            moment(updated_at),
+            _word(raw_status), _word(reason), _word(direction), from_, to,
+            kept(started_at) or moment(started_at), kept(answered_at) or moment(answered_at),
+            kept(ended_at) or moment(ended_at), duration_s, billable_s, cost, _word(currency), recording_url,
+            kept(updated_at) or moment(updated_at),
             self._transcript(transcript, share) if transcript else (),
             self._details(details, provider, share) if details else (),
             self._process_blob(raw) if raw else packing.EMPTY,
@@ -514,12 +518,23 @@ class History:
         return lines
 
     def _details(self, text: str, provider: str, share: bool) -> tuple[tuple[str, str], ...]:
-        pairs = tuple((label, value) for label, value in ownjson.read(text))
+        pairs: tuple[tuple[str, str], ...] = tuple(map(tuple, ownjson.read(text)))
+        if not set(map(len, pairs)) <= {2}:
+            raise ValueError("a detail that is not a label and a value")
         return shared_details(provider, pairs) if share else pairs
 
     def _process_blob(self, blob: bytes) -> packing.Packed:
         shape = packing.shape_of(packing.Packed(blob))
-        return packing.adopt(blob, self._shape_names.get(shape, ()), self._dictionary)
+        number = self._renumbered.get(shape)
+        if number is not None:  # this file's shape is one this process knows, by that number
+            return packing.Packed(blob) if number == shape else packing.with_shape(blob, number)
+        names = self._shape_names.get(shape, ())
+        packed = packing.adopt(blob, names, self._dictionary)
+        if names and self._dictionary == packing.DICTIONARY:
+            known = packing.known_shape(names)
+            if known is not None:
+                self._renumbered[shape] = known
+        return packed
 
     # -- writing ----------------------------------------------------------------------------------------------
 

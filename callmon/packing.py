@@ -279,6 +279,11 @@ def shape_names(shape: int) -> tuple[str, ...]:
     return _SHAPES.names(shape)
 
 
+def known_shape(names: tuple[str, ...]) -> int | None:
+    """This process's number for a payload shape with these field names, if it has one."""
+    return _SHAPES.known(names)
+
+
 def with_shape(packed: bytes, shape: int) -> Packed:
     return Packed(shape.to_bytes(2, "big") + packed[2:])
 

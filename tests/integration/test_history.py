@@ -170,16 +170,20 @@ def test_payload_shapes_are_renumbered_for_the_process_that_reads_them(tmp_path:
         if sys.argv[2] == "write":
             store.apply(Call("a", "vobiz", "c1", Status.COMPLETED, raw={{"uuid": "c1", "billsec": 7}}))
             store.apply(Call("a", "vobiz", "c2", Status.FAILED, raw={{"cd_id": "c2", "dur": 0}}))
+            store.apply(Call("a", "vobiz", "c3", Status.COMPLETED, raw={{"uuid": "c3", "billsec": 9}}))
             asyncio.run(history.write(store.take()))
         else:
             history.load_into(store)
-            print(store.calls[("a", "c1")].payload(), store.calls[("a", "c2")].payload())
+            print(*(store.calls[("a", c)].payload() for c in ("c1", "c2", "c3")))
         history.close()
         """
     )
     subprocess.run([sys.executable, "-c", script, "0", "write"], check=True)
-    out = subprocess.run([sys.executable, "-c", script, "5", "read"], check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "{'uuid': 'c1', 'billsec': 7} {'cd_id': 'c2', 'dur': 0}"
+    for others in ("5", "0"):  # a number of its own for each shape; the same numbers as the writer's
+        out = subprocess.run([sys.executable, "-c", script, others, "read"], check=True, capture_output=True, text=True)
+        assert out.stdout.strip() == (
+            "{'uuid': 'c1', 'billsec': 7} {'cd_id': 'c2', 'dur': 0} {'uuid': 'c3', 'billsec': 9}"
+        )
 
 
 def test_a_second_process_reads_the_file_and_writes_nothing(tmp_path: Path) -> None:
