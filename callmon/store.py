@@ -201,11 +201,14 @@ class CallStore:
     def load(self, call: Call) -> None:
         """Put back a call from history as it is (history reads back calls as the store keeps them),
         without announcing it as a change."""
-        old = self.calls.get(call.key)
+        key = (call.source, call.call_id)
+        self._put_back(key, call, self.calls.get(key))
+
+    def _put_back(self, key: Key, call: Call, old: Call | None) -> None:
         if old is None:
-            self._counts[call.source] = self._counts.get(call.source, 0) + 1
+            self._counts[key[0]] = self._counts.get(key[0], 0) + 1
         self._held(call, old)
-        self.calls[call.key] = call
+        self.calls[key] = call
         self._track_active(call)
 
     def load_batch(self, calls: list[Call]) -> list[Change]:
@@ -213,11 +216,12 @@ class CallStore:
         back; one polled again meanwhile keeps what it has now, with its history's earlier status changes
         before its own. The changes say which calls the view must show (kind "loaded")."""
         changes = []
+        held = self.calls
         for call in calls:
-            key = call.key
-            live = self.calls.get(key)
+            key = (call.source, call.call_id)
+            live = held.get(key)
             if live is None:
-                self.load(call)
+                self._put_back(key, call, None)
                 changes.append(Change(key, call, None, "loaded", "history"))
                 continue
             earlier = tuple(
