@@ -23,6 +23,7 @@ _lock = threading.Lock()
 _depth = 0  # bulk() sections open, in any thread: the collector runs again when the last one ends
 _enabled = False  # whether the collector ran before the first of them
 _keep = False  # whether one of them asked to keep what it built for good
+_kept = False  # whether anything was frozen for good: gc.unfreeze() would let it go again
 
 
 @contextlib.contextmanager
@@ -38,9 +39,10 @@ def bulk(*, keep: bool = False) -> Iterator[None]:
     `keep`: built once for the life of the process (the history a session starts with), so it stays frozen:
     never walked again. First a young collection (it walks what was built, once) takes what died in cycles
     meanwhile, so all that is frozen is alive; what then dies in a cycle among it (the app's widgets alive at
-    that moment) is kept too: a bounded, one-off cost, not one per use.
+    that moment) is kept too: a bounded, one-off cost, not one per use. After that, other sections only
+    pause the collector (CPython cannot unfreeze some objects and not others).
     """
-    global _depth, _enabled, _keep
+    global _depth, _enabled, _keep, _kept
     with _lock:
         if _depth == 0:
             _enabled = gc.isenabled()
@@ -61,7 +63,8 @@ def bulk(*, keep: bool = False) -> Iterator[None]:
                 if _keep:
                     gc.collect(0)
                     gc.freeze()
-                else:
+                    _kept = True
+                elif not _kept:  # once something is frozen for good, unfreezing would walk it again
                     gc.freeze()
                     gc.unfreeze()
                 if _enabled:

@@ -114,6 +114,37 @@ def test_calls_read_back_share_their_repeated_values(tmp_path: Path) -> None:
     assert first.details[0] is second.details[0]
 
 
+def test_what_a_read_kept_to_share_is_let_go_with_its_calls(tmp_path: Path) -> None:
+    """Transcripts read back are shared while they are read, not kept after: 2,000 calls of 40 long lines each,
+    read and dropped, leave the History holding next to nothing (it held 41 MB)."""
+    import gc
+    import tracemalloc
+
+    store = CallStore()
+    for i in range(2000):
+        lines = tuple(TranscriptLine("agent", f"call {i} line {j} " + "x" * 150) for j in range(40))
+        store.apply(Call("s", "vobiz", f"c{i}", Status.COMPLETED, started_at=T0, transcript=lines))
+    history = History(tmp_path / "h.sqlite3")
+    history.open()
+    try:
+        asyncio.run(history.write(store.take()))
+        del store
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            calls = history.newest(10_000)
+            assert len(calls) == 2000
+            del calls
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    finally:
+        history.close()
+    assert kept < 2_000_000, f"{kept / 1e6:.1f} MB held after the calls are gone"
+
+
 FIXTURE = Path(__file__).parents[1] / "data" / "history-v1.sqlite3"  # written by the release before (2f44f47)
 
 

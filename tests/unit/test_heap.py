@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from callmon import heap
 from callmon.heap import bulk
 
 
@@ -23,6 +24,7 @@ def _collector_as_it_was() -> Iterator[None]:
     gc.enable()
     yield
     gc.unfreeze()  # what a test froze is not the next test's business
+    heap._kept = False
     if not enabled:
         gc.disable()
 
@@ -87,3 +89,15 @@ def test_keep_freezes_what_was_built_and_only_what_is_alive() -> None:
     del built[0].me  # frozen objects are still freed by reference counting
     first = weakref.ref(built.pop(0))
     assert first() is None
+
+
+def test_what_keep_froze_stays_frozen_through_later_sections() -> None:
+    """The history read back at start is frozen for good; the engine's next list page (another bulk()) must
+    not unfreeze it (gc.unfreeze() lets go of everything frozen)."""
+    with bulk(keep=True):
+        built = [Node() for _ in range(1000)]
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(built)
+    with bulk():
+        pass
+    assert gc.get_freeze_count() >= frozen
