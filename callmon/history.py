@@ -98,7 +98,8 @@ BATCH = 10_000  # rows read back per step while the monitor runs
 PRUNE_BATCH = 5_000  # rows deleted per transaction, so a prune never holds the file for long
 _STATUS = {status.value: status for status in Status}
 # What reading one damaged row can raise (a time out of range, JSON nested past the parser): that row is skipped.
-_UNREADABLE = (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError)
+# OSError: datetime.fromtimestamp past what the platform's time functions hold (EOVERFLOW, about 7e16 seconds).
+_UNREADABLE = (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError, OSError)
 P = ParamSpec("P")
 R = TypeVar("R")
 
