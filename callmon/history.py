@@ -33,6 +33,7 @@ from typing import Any, ParamSpec, TypeVar
 import platformdirs
 
 from callmon import ownjson, packing, search
+from callmon import timeline as timelines
 from callmon.files import FileError, private_dir
 from callmon.model import Call, Status, TranscriptLine, assemble, from_storage
 from callmon.pools import shared_details, shared_lines
@@ -483,7 +484,7 @@ class History:
          details, raw, timeline) = row  # fmt: skip
         events = ownjson.read(timeline)
         del events[len(events) - len(events) % 4 :]
-        if not all(map(math.isfinite, events[0::4])):  # NaN or infinity in a damaged row: times no call has
+        if not timelines.plausible(events[0::4]):  # NaN, infinity or year 3e12 in a damaged row
             events = []
         events[1::4] = [_STATUS.get(name, Status.UNKNOWN) for name in events[1::4]]
         provider = sys.intern(provider)

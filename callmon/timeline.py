@@ -27,6 +27,18 @@ class StatusEvent(NamedTuple):
     via: Via
 
 
+# The times a status change can have: those of a call (callmon.model's EARLIEST to LATEST, 1970 to 2200). A time
+# read back (history, a team's engine) outside them is not one: NaN held the window's edge for good, and one past
+# what the platform's time functions hold raised OSError where it is shown.
+EARLIEST_AT = 0.0
+LATEST_AT = 7258118400.0
+
+
+def plausible(times: Iterable[Any]) -> bool:
+    """Whether every one of `times` is a number a status change can have happened at."""
+    return all(type(at) in (int, float) and EARLIEST_AT <= at < LATEST_AT for at in times)
+
+
 def events(timeline: Timeline) -> tuple[StatusEvent, ...]:
     """The timeline's events, oldest first."""
     return tuple(StatusEvent(*timeline[i : i + _STRIDE]) for i in range(0, len(timeline), _STRIDE))

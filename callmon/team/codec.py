@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callmon import ownjson, packing, redact
+from callmon import timeline as timelines
 from callmon.model import FIELD_ORDER, MAX_ID, MAX_TEXT, Call, Status, TranscriptLine, assemble
 from callmon.timeline import Timeline
 
@@ -235,7 +235,7 @@ def _timeline(values: Any) -> Timeline:
     for i in range(0, len(values), 4):
         at, status, raw_status, via = values[i : i + 4]
         if (
-            type(at) not in (int, float) or not math.isfinite(at)
+            not timelines.plausible((at,))
             or type(status) is not str or status not in _STATUS or type(via) is not str or via not in _VIAS
         ):  # fmt: skip
             return ()

@@ -324,7 +324,11 @@ def damaged_row(
 
 @pytest.mark.parametrize(
     "timeline",
-    ['[NaN, "ringing", null, "poll"]', '[1.0, "ringing", null, "poll", Infinity, "completed", null, "poll"]'],
+    [
+        '[NaN, "ringing", null, "poll"]',
+        '[1.0, "ringing", null, "poll", Infinity, "completed", null, "poll"]',
+        '[1e17, "ringing", null, "poll"]',  # past the platform's time functions: the detail screen raised OSError
+    ],
 )
 def test_a_row_whose_times_are_not_numbers_comes_back_without_its_timeline(tmp_path: Path, timeline: str) -> None:
     """A first-seen time of NaN would hold the window's edge for good (no comparison moves it): such a row's
@@ -376,5 +380,5 @@ def test_whatever_a_row_holds_it_is_read_back_as_a_call_or_skipped(tmp_path: Pat
             assert all(type(line) is TranscriptLine for line in call.transcript)
             assert call.started_at is None or isinstance(call.started_at, datetime)
             assert call.updated_at is None or isinstance(call.updated_at, datetime)
-            assert len(call.timeline) % 4 == 0 and all(map(math.isfinite, call.timeline[0::4]))
+            assert len(call.timeline) % 4 == 0 and all(0 <= at < 7258118400 for at in call.timeline[0::4])
             assert call.status in Status

@@ -169,3 +169,12 @@ def test_a_change_cannot_be_altered_once_made() -> None:
     assert change is not None and change.kind == "new" and change.previous is None and change.new_events == 1
     with pytest.raises(FrozenInstanceError):
         change.kind = "changed"  # type: ignore[misc]
+
+
+def test_the_times_a_status_change_can_have_are_those_of_a_call() -> None:
+    from callmon import model, timeline
+
+    assert model.EARLIEST.timestamp() == timeline.EARLIEST_AT and model.LATEST.timestamp() == timeline.LATEST_AT
+    assert timeline.plausible([0.0, 1.8e9, 7258118399.5])
+    for bad in (float("nan"), float("inf"), -1.0, 1e17, "1", None, True):
+        assert not timeline.plausible([1.0, bad]), bad

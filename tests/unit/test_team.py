@@ -73,7 +73,8 @@ def test_hostile_values_from_the_engine_are_made_safe_or_refused() -> None:
         with pytest.raises(codec.Unreadable):
             codec.decode(bad, shapes)
     for timeline in ([1.0, ["x"], None, "poll"], [1.0, "ringing", None, {"v": 1}], [float("nan"), "ringing", None, "poll"],
-                     [1e400, "ringing", None, "poll"], ["1", "ringing", None, "poll"]):  # fmt: skip
+                     [1e400, "ringing", None, "poll"], ["1", "ringing", None, "poll"], [1e17, "ringing", None, "poll"],
+                     [-5.0, "ringing", None, "poll"]):  # fmt: skip
         head[21] = timeline
         back = codec.decode(json.dumps(head).encode(), shapes)
         assert back.timeline == () and back.first_seen == float("-inf"), timeline
